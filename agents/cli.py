@@ -1,0 +1,107 @@
+"""The ``tracer`` command line (click, like Faust's own CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from tracer import KAFKA_VERSION, __version__
+from tracer.agents.kafka_local import KafkaError, LocalKafka
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracer")
+def main() -> None:
+    """Tracer: score every event on your Kafka topics with a ready-made blueprint, and keep learning."""
+
+
+# -- tracer kafka ---------------------------------------------------------------------------------
+
+port_option = click.option("--port", default=9092, show_default=True, help="Broker port; the controller uses port+1.")
+
+
+@main.group()
+def kafka() -> None:
+    """A local single-node Apache Kafka (KRaft) on 127.0.0.1, from Maven Central. No Docker needed."""
+
+
+@kafka.command("start")
+@port_option
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for the broker to answer.")
+def kafka_start(port: int, timeout: float) -> None:
+    """Start the broker (idempotent) and wait until it answers."""
+    try:
+        status = LocalKafka(port).start(timeout_s=timeout)
+    except KafkaError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Kafka {KAFKA_VERSION}: {status.describe()}")
+
+
+@kafka.command("stop")
+@port_option
+def kafka_stop(port: int) -> None:
+    """Stop the broker this tool started on PORT (never any other process)."""
+    stopped = LocalKafka(port).stop()
+    click.echo("stopped" if stopped else "not running")
+
+
+@kafka.command("status")
+@port_option
+def kafka_status(port: int) -> None:
+    """Say whether our broker runs and answers; exit 1 if it doesn't."""
+    status = LocalKafka(port).status()
+    click.echo(status.describe())
+    sys.exit(0 if status.answers else 1)
+
+
+# -- tracer schemas -------------------------------------------------------------------------------
+
+
+@main.group()
+def schemas() -> None:
+    """The wire schemas."""
+
+
+@schemas.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schemas_export(directory: Path) -> None:
+    """Write one JSON Schema file per message type into DIRECTORY."""
+    from tracer.schemas import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        click.echo(path)
+
+
+# -- tracer pipe ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--broker", envvar="TRACER_KAFKA_BOOTSTRAP", default="127.0.0.1:9092", show_default=True)
+@click.option("--source", default=None, help="Input topic [default: tracer.market.snapshots].")
+@click.option("--sink", default=None, help="Output topic [default: tracer.market.snapshots.valid].")
+@click.option("--dlq", default=None, help="Dead-letter topic [default: tracer.dlq].")
+@click.option("--app-id", default="tracer-pipe", show_default=True)
+def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app_id: str) -> None:
+    """Validate market snapshots: valid ones to SINK, everything else to the dead-letter topic."""
+    from tracer.agents.app import make_app
+    from tracer.agents.settings import Settings
+    from tracer.agents.snapshot_pipe import attach_snapshot_pipe
+    from tracer.agents.topics import ensure_topics
+    from tracer.agents.worker import run_worker
+
+    settings = Settings.from_env(broker=broker, app_id=app_id, web_enabled=False)
+    names = settings.topics
+    source, sink, dlq = source or names.snapshots, sink or names.snapshots_valid, dlq or names.dlq
+    asyncio.run(ensure_topics(broker, {source: settings.partitions, sink: settings.partitions, dlq: settings.partitions}))
+    app = make_app(settings)
+    attach_snapshot_pipe(app, source=source, sink=sink, dlq=dlq)
+    run_worker(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

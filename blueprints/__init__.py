@@ -1,0 +1,1 @@
+"""Blueprints: declarative recipes for one business question each, and their registry."""

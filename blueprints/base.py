@@ -1,0 +1,237 @@
+"""The blueprint contract: a declarative recipe for one business question.
+
+A blueprint says what it needs (inputs with their synonyms and stand-ins, parameters), how it
+turns one canonical record into features (keeping per-entity state where it must), which online
+model learns from them, where its label comes from, and how a raw score becomes the typed output
+the product documents promise. It holds no run-time state itself: that lives in
+:class:`tracer.online_models.Deployment`, which drives every blueprint through the same verbs.
+
+Canonical records
+    Before a blueprint sees a record, :mod:`tracer.blueprints.inputs` has renamed its columns to
+    the blueprint's input names and coerced each value to the input's dtype:
+
+    ======================  =====================================================
+    dtype                   canonical value
+    ======================  =====================================================
+    ``id``, ``categorical`` ``str``
+    ``numeric``             finite ``float``
+    ``boolean``             ``bool``
+    ``timestamp``           ``float`` seconds since the Unix epoch, UTC
+    ======================  =====================================================
+
+    Every declared input is a key of the record; a missing optional input is ``None``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+import pandas as pd
+from pydantic import BaseModel
+
+from tracer.blueprints.errors import ParameterError
+from tracer.schemas import ParamValue
+
+__all__ = [
+    "Blueprint",
+    "Dtype",
+    "Features",
+    "InputSpec",
+    "LabelSpec",
+    "OnlineModel",
+    "OutputKind",
+    "OutputSpec",
+    "ParamSpec",
+    "Params",
+    "Record",
+    "StandIn",
+    "Task",
+]
+
+Dtype = Literal["id", "timestamp", "numeric", "categorical", "boolean"]
+Task = Literal["binary", "regression", "forecast"]
+OutputKind = Literal["probability", "value", "category", "ranking"]
+Record = Mapping[str, Any]
+"""A canonical record: input name -> coerced value (see the module docstring)."""
+Features = dict[str, float | str]
+"""Model features: numeric ones as float, categorical ones as str (one-hot encoded by the pipeline)."""
+Params = Mapping[str, ParamValue]
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+StateT = TypeVar("StateT")
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """Another input that can stand in for a missing one, e.g. ``tenure`` days for ``account_created_date``.
+
+    ``derive(stand_in_value, record)`` returns the canonical value of the input it stands in for;
+    ``record`` is the canonical record built so far (the other inputs are already coerced).
+    """
+
+    name: str
+    dtype: Dtype
+    synonyms: tuple[str, ...]
+    derive: Callable[[Any, Record], Any]
+    description: str
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input a blueprint reads, with the column names it accepts for it."""
+
+    name: str
+    dtype: Dtype
+    description: str
+    synonyms: tuple[str, ...] = ()
+    stand_ins: tuple[StandIn, ...] = ()
+
+    @property
+    def accepted_names(self) -> tuple[str, ...]:
+        """The input's own name first, then its synonyms."""
+        return (self.name, *self.synonyms)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A business parameter: allowed values and a default. No ML knobs here."""
+
+    name: str
+    default: ParamValue
+    description: str
+    allowed: tuple[ParamValue, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Where the outcome comes from: a column of the row, or a rule over the data."""
+
+    description: str
+    column: InputSpec | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """The typed output: its pydantic model, its kind and the range of its headline value."""
+
+    model: type[BaseModel]
+    kind: OutputKind
+    description: str
+    headline: str
+    """The output field that carries the score (``churn_probability``, ``forecast_30d``...)."""
+    range: tuple[float, float] | None = None
+
+
+@runtime_checkable
+class OnlineModel(Protocol):
+    """What a deployment drives: River's verbs, reduced to one float score.
+
+    For ``binary`` tasks the score is the probability of the positive class; for ``regression``
+    and ``forecast`` it is the predicted value. A model may also offer ``predict_many(frame)`` and
+    ``learn_many(frame, ys)``; the runtime uses them for micro-batches when present.
+    """
+
+    def predict_one(self, x: Features) -> float: ...
+
+    def learn_one(self, x: Features, y: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Performance measured by ``bench/quality.py``: metric name -> value, with the data it ran on."""
+
+    dataset: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+class Blueprint(ABC, Generic[OutputT, StateT]):
+    """A declarative recipe. Subclasses set the class attributes and implement the five verbs."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]
+    use_case: ClassVar[str]
+    task: ClassVar[Task]
+    required_inputs: ClassVar[tuple[InputSpec, ...]]
+    optional_inputs: ClassVar[tuple[InputSpec, ...]] = ()
+    parameters: ClassVar[tuple[ParamSpec, ...]] = ()
+    label: ClassVar[LabelSpec]
+    output: ClassVar[OutputSpec]
+    entity_input: ClassVar[str]
+    """The input that names the entity a prediction is about; it keys predictions and labels."""
+    time_input: ClassVar[str | None] = None
+    """The input that orders records in time, if any; ``replay`` sorts by it."""
+    data_requirements: ClassVar[str]
+    performance: ClassVar[tuple[Measured, ...]] = ()
+
+    # -- the five verbs -------------------------------------------------------------------------
+
+    @abstractmethod
+    def new_state(self, params: Params) -> StateT:
+        """Fresh per-deployment feature state (running aggregates per entity). Must pickle."""
+
+    @abstractmethod
+    def featurize(self, record: Record, state: StateT, params: Params) -> Features:
+        """Features for one canonical record; may read and update ``state``. Must not mutate ``record``."""
+
+    @abstractmethod
+    def make_model(self, params: Params, seed: int) -> OnlineModel:
+        """A fresh online model. The same ``seed`` gives the same predictions on the same data."""
+
+    @abstractmethod
+    def label_of(self, record: Record, params: Params) -> float | None:
+        """The outcome this row carries (by column or rule), as a float, or ``None`` if it has none."""
+
+    @abstractmethod
+    def postprocess(self, score: float, features: Features, model: OnlineModel, params: Params) -> OutputT:
+        """Turn the model's score into the blueprint's typed output."""
+
+    @abstractmethod
+    def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
+        """A seeded synthetic dataset with a known answer, in users' column names, for checks and demos."""
+
+    # -- optional hooks -------------------------------------------------------------------------
+
+    def self_labels(self, record: Record, state: StateT, params: Params) -> list[tuple[str, float]]:
+        """Outcomes this record reveals for earlier predictions: ``(prediction_key, label)`` pairs.
+
+        Used by self-labelling blueprints (``price_movement``): a later snapshot settles what an
+        earlier one predicted. The default reveals nothing.
+        """
+        return []
+
+    def prediction_key(self, record: Record) -> str:
+        """The key a prediction is stored and joined under: the entity, plus the time when there is one."""
+        entity = str(record[self.entity_input])
+        if self.time_input is None or record.get(self.time_input) is None:
+            return entity
+        return f"{entity}@{int(record[self.time_input] * 1000)}"
+
+    # -- declarations, derived ------------------------------------------------------------------
+
+    @classmethod
+    def inputs(cls) -> tuple[InputSpec, ...]:
+        """Required inputs, then optional ones."""
+        return (*cls.required_inputs, *cls.optional_inputs)
+
+    @classmethod
+    def resolve_params(cls, given: Params | None = None) -> dict[str, ParamValue]:
+        """Defaults overlaid with ``given``; unknown names and disallowed values raise ParameterError."""
+        given = dict(given or {})
+        specs = {p.name: p for p in cls.parameters}
+        unknown = sorted(set(given) - set(specs))
+        if unknown:
+            known = ", ".join(specs) or "none"
+            raise ParameterError(f"{cls.id}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
+        resolved: dict[str, ParamValue] = {}
+        for name, spec in specs.items():
+            value = given.get(name, spec.default)
+            if spec.allowed is not None and value not in spec.allowed:
+                allowed = " | ".join(map(str, spec.allowed))
+                raise ParameterError(f"{cls.id}: parameter {name}={value!r} is not one of {allowed}")
+            resolved[name] = value
+        return resolved

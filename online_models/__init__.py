@@ -1,0 +1,1 @@
+"""A deployment at run time: live model, feature state, captured features, progressive metrics."""
