@@ -22,7 +22,9 @@ def main() -> None:
 
 # -- tracer kafka ---------------------------------------------------------------------------------
 
-port_option = click.option("--port", default=9092, show_default=True, help="Broker port; the controller uses port+1.")
+port_option = click.option(
+    "--port", default=9092, show_default=True, help="Broker port; the controller uses port+1."
+)
 
 
 @main.group()
@@ -97,7 +99,11 @@ def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app
     settings = Settings.from_env(broker=broker, app_id=app_id, web_enabled=False)
     names = settings.topics
     source, sink, dlq = source or names.snapshots, sink or names.snapshots_valid, dlq or names.dlq
-    asyncio.run(ensure_topics(broker, {source: settings.partitions, sink: settings.partitions, dlq: settings.partitions}))
+    asyncio.run(
+        ensure_topics(
+            broker, {source: settings.partitions, sink: settings.partitions, dlq: settings.partitions}
+        )
+    )
     app = make_app(settings)
     attach_snapshot_pipe(app, source=source, sink=sink, dlq=dlq)
     run_worker(app)

@@ -176,14 +176,18 @@ class LocalKafka:
             )
         work = self.libs.parent / "pom"
         work.mkdir(parents=True, exist_ok=True)
-        (work / "pom.xml").write_text(_POM.format(kafka=KAFKA_VERSION, scala=SCALA_VERSION, log4j=LOG4J_VERSION))
+        (work / "pom.xml").write_text(
+            _POM.format(kafka=KAFKA_VERSION, scala=SCALA_VERSION, log4j=LOG4J_VERSION)
+        )
         command = [
             "mvn", "-q", "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
             f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime",
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise KafkaError(f"mvn could not fetch Kafka {KAFKA_VERSION}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            raise KafkaError(
+                f"mvn could not fetch Kafka {KAFKA_VERSION}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
         done.write_text(KAFKA_VERSION)
         return self.libs
 
@@ -314,7 +318,9 @@ class LocalKafka:
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise KafkaError(f"formatting Kafka storage in {self.home} failed:\n{result.stdout}{result.stderr}")
+            raise KafkaError(
+                f"formatting Kafka storage in {self.home} failed:\n{result.stdout}{result.stderr}"
+            )
 
     def _wait_until_answers(self, timeout_s: float, spawned: int | None = None) -> None:
         deadline = time.monotonic() + timeout_s
@@ -326,4 +332,6 @@ class LocalKafka:
             if broker_answers(self.bootstrap, timeout_s=2.0):
                 return
             time.sleep(0.3)
-        raise KafkaError(f"Kafka did not answer on {self.bootstrap} within {timeout_s:.0f} s; see {self.log_file}")
+        raise KafkaError(
+            f"Kafka did not answer on {self.bootstrap} within {timeout_s:.0f} s; see {self.log_file}"
+        )

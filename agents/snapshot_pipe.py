@@ -38,8 +38,10 @@ def attach_snapshot_pipe(app: faust.App, *, source: str, sink: str, dlq: str) ->
                     await sink_topic.send(key=result.symbol.encode(), value=value)
                     continue
                 reason, error = result.reason, result.error
-            except Exception as exc:  # noqa: BLE001 - the agent must outlive any one message
-                log.exception("unexpected error on %s[%d]@%d", message.topic, message.partition, message.offset)
+            except Exception as exc:
+                log.exception(
+                    "unexpected error on %s[%d]@%d", message.topic, message.partition, message.offset
+                )
                 reason, error = ReasonCode.SCORING_ERROR, f"{type(exc).__name__}: {exc}"
             letter = dead_letter(
                 reason,
@@ -53,5 +55,3 @@ def attach_snapshot_pipe(app: faust.App, *, source: str, sink: str, dlq: str) ->
             await dlq_topic.send(key=message.key, value=letter)
 
     return snapshot_pipe
-
-

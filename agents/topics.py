@@ -28,7 +28,9 @@ def tracer_topics(settings: Settings, extra: Iterable[str] = ()) -> dict[str, in
     return topics
 
 
-async def ensure_topics(bootstrap: str, partitions: Mapping[str, int], *, compacted: Iterable[str] = ()) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, partitions: Mapping[str, int], *, compacted: Iterable[str] = ()
+) -> list[str]:
     """Create the topics that don't exist yet; returns the names created. Existing ones are left alone."""
     compact = set(compacted)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -12,7 +12,15 @@ from tracer.schemas.deployment import (
 )
 from tracer.schemas.export import WIRE_MODELS, export_json_schemas
 from tracer.schemas.market import MarketSnapshot
-from tracer.schemas.messages import DeadLetter, DriftAlert, DriftKind, Label, Prediction, ReasonCode, ShadowReport
+from tracer.schemas.messages import (
+    DeadLetter,
+    DriftAlert,
+    DriftKind,
+    Label,
+    Prediction,
+    ReasonCode,
+    ShadowReport,
+)
 
 __all__ = [
     "WIRE_MODELS",

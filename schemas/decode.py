@@ -54,7 +54,9 @@ def reason_for(error: ValidationError) -> Rejection:
     return Rejection(reason, detail + (f"; and {extra} more error(s)" if extra else ""))
 
 
-def decode(model: type[ModelT], raw: bytes | None, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ModelT | Rejection:
+def decode(
+    model: type[ModelT], raw: bytes | None, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> ModelT | Rejection:
     """Parse ``raw`` JSON into ``model``; a :class:`Rejection` if it is empty, too large or invalid.
 
     >>> from tracer.schemas import MarketSnapshot
@@ -64,7 +66,9 @@ def decode(model: type[ModelT], raw: bytes | None, *, max_bytes: int = MAX_MESSA
     if not raw:
         return Rejection(ReasonCode.NOT_JSON, "empty message value")
     if len(raw) > max_bytes:
-        return Rejection(ReasonCode.OVERSIZED, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit")
+        return Rejection(
+            ReasonCode.OVERSIZED, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit"
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:

@@ -1,0 +1,36 @@
+# The README's two commands: `make demo` and `make test`. Each sets up everything it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup system lint bench clean
+
+demo: setup system  ## start a local Kafka, a worker, replay the bundled streams, show live predictions
+	$(BIN)/tracer demo
+
+test: setup system  ## lint, type-check and run every test against a real Kafka broker
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+system:
+	./scripts/bootstrap.sh
+
+bench: setup system  ## print the benchmark tables (figures, not asserts)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) .tracer build *.egg-info .pytest_cache .mypy_cache .ruff_cache
