@@ -109,5 +109,66 @@ def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app
     run_worker(app)
 
 
+# -- tracer produce / tail / demo -----------------------------------------------------------------
+
+broker_option = click.option(
+    "--broker", envvar="TRACER_KAFKA_BOOTSTRAP", default="127.0.0.1:9092", show_default=True
+)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--topic", required=True, help="Topic to write to.")
+@click.option("--rate", type=float, default=None, help="Messages per second (default: as fast as possible).")
+@click.option("--key", "key_column", default=None, help="Column whose value keys each message.")
+@broker_option
+def produce(file: Path, topic: str, rate: float | None, key_column: str | None, broker: str) -> None:
+    """Replay a CSV or JSONL FILE into a topic, with a progress bar. Doubles as the backtest tool."""
+    from tracer.agents.replay import produce_file, read_records
+
+    try:
+        records = read_records(file, key_column=key_column)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    with click.progressbar(length=len(records), label=f"{file.name} → {topic}", file=sys.stderr) as bar:
+        sent = asyncio.run(produce_file(broker, topic, records, rate_per_s=rate, on_progress=bar.update))
+    click.echo(f"{sent} messages acknowledged by {broker}")
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--from-beginning/--from-end", default=True, show_default=True)
+@click.option("-n", "--max-messages", type=int, default=None, help="Stop after this many messages.")
+@click.option(
+    "--idle-timeout", type=float, default=None, help="Stop after this many seconds without messages."
+)
+@broker_option
+def tail(
+    topic: str, from_beginning: bool, max_messages: int | None, idle_timeout: float | None, broker: str
+) -> None:
+    """Pretty-print the messages of TOPIC."""
+    from tracer.agents.replay import tail_topic
+
+    asyncio.run(
+        tail_topic(
+            broker, topic, click.echo, from_beginning=from_beginning, max_messages=max_messages,
+            idle_timeout_s=idle_timeout,
+        )
+    )  # fmt: skip
+
+
+@main.command()
+@port_option
+@click.option(
+    "--rate", type=float, default=600.0, show_default=True, help="Replay rate, messages per second."
+)
+def demo(port: int, rate: float) -> None:
+    """Start a local Kafka and a worker, replay the bundled streams, show what comes out, stop cleanly."""
+    from tracer.agents.demo import run_demo
+
+    summary = run_demo(port=port, rate_per_s=rate, emit=click.echo)
+    sys.exit(0 if summary.conserved else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
