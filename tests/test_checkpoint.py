@@ -1,0 +1,72 @@
+"""Checkpoints: signed, verified before unpickling, refused loudly when tampered with."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, peek_header, seal_checkpoint
+
+SECRET = "correct horse battery staple"
+
+
+class Boom:
+    """Unpickling this would raise: proof that refused bytes are never unpickled."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (_explode, ("unpickled!",))
+
+
+def _explode(message: str) -> None:
+    raise AssertionError(message)
+
+
+def seal(state: object, secret: str = SECRET) -> bytes:
+    return seal_checkpoint(
+        state, deployment="churn", model_version=3, offsets={"in:0": 42}, created_at=1000, secret=secret
+    )
+
+
+def test_round_trip_restores_state_and_position() -> None:
+    opened = open_checkpoint(seal({"weights": [1.0, 2.0]}), secret=SECRET)
+    assert opened.state == {"weights": [1.0, 2.0]}
+    assert (opened.deployment, opened.model_version, opened.offsets, opened.created_at) == (
+        "churn",
+        3,
+        {"in:0": 42},
+        1000,
+    )
+
+
+def test_wrong_secret_is_refused_without_unpickling() -> None:
+    blob = seal(Boom())
+    with pytest.raises(CheckpointRefused, match="failed its HMAC signature check"):
+        open_checkpoint(blob, secret="another secret of enough length")
+
+
+@pytest.mark.parametrize("position", [0, 10, -40, -1])
+def test_any_flipped_byte_is_refused(position: int) -> None:
+    blob = bytearray(seal({"a": 1}))
+    blob[position] ^= 0x01
+    with pytest.raises(CheckpointRefused):
+        open_checkpoint(bytes(blob), secret=SECRET)
+
+
+def test_a_forged_payload_with_a_valid_header_is_refused() -> None:
+    genuine = seal({"a": 1})
+    forged = genuine[: -32 - len(pickle.dumps({"a": 1}, protocol=pickle.HIGHEST_PROTOCOL))]
+    forged += pickle.dumps(Boom()) + genuine[-32:]
+    with pytest.raises(CheckpointRefused):
+        open_checkpoint(forged, secret=SECRET)
+
+
+def test_garbage_and_short_secrets_are_refused() -> None:
+    with pytest.raises(CheckpointRefused, match="not a Tracer checkpoint"):
+        open_checkpoint(b"\x80\x04garbage", secret=SECRET)
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        seal({}, secret="short")
+
+
+def test_header_can_be_read_without_the_secret() -> None:
+    assert peek_header(seal(Boom()))["offsets"] == {"in:0": 42}
