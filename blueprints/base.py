@@ -167,6 +167,12 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     """The input that orders records in time, if any; ``replay`` sorts by it."""
     data_requirements: ClassVar[str]
     performance: ClassVar[tuple[Measured, ...]] = ()
+    sequential: ClassVar[bool] = False
+    """Learn each row before scoring the next. Forecasters need it: in a micro-batch scored by the
+    model as of the batch start, their one-step forecasts go stale. The stream then uses blocks of
+    one event for this blueprint."""
+    drift_exempt_features: ClassVar[tuple[str, ...]] = ()
+    """Features the data-drift detectors skip, such as a date that only ever grows."""
 
     # -- the five verbs -------------------------------------------------------------------------
 
@@ -200,7 +206,8 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
         """Outcomes this record reveals for earlier predictions: ``(prediction_key, label)`` pairs.
 
         Used by self-labelling blueprints (``price_movement``): a later snapshot settles what an
-        earlier one predicted. The default reveals nothing.
+        earlier one predicted. The runtime calls it just before ``featurize`` for the same record,
+        so ``state`` does not hold this record yet. The default reveals nothing.
         """
         return []
 

@@ -1,0 +1,86 @@
+"""The blueprint registry: every blueprint Tracer ships, found by id, category or a search.
+
+Adding a blueprint is its own file plus ONE line in ``REGISTERED`` below. The registry imports
+each entry eagerly when it is first imported and checks that it is a Blueprint with a unique id,
+so a typo fails at start-up with the entry named, never at the first lookup.
+
+>>> from tracer.blueprints import registry
+>>> registry.get("customer_churn").name
+'Customer Churn Predictor'
+>>> [bp.id for bp in registry.list(search="CHURN")]
+['customer_churn']
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+from typing import Any
+
+from tracer.blueprints.base import Blueprint
+from tracer.blueprints.errors import BlueprintNotFound
+
+__all__ = ["REGISTERED", "categories", "get", "ids", "list"]
+
+REGISTERED: tuple[str, ...] = (
+    "tracer.blueprints.customer_churn:CustomerChurn",
+    "tracer.blueprints.revenue_forecast:RevenueForecast",
+    "tracer.blueprints.price_optimization:PriceOptimization",
+    "tracer.blueprints.price_movement:PriceMovement",
+)  # fmt: skip
+"""``module:Class`` of every registered blueprint, one per line."""
+
+AnyBlueprintType = type[Blueprint[Any, Any]]
+
+
+def _load(entry: str) -> AnyBlueprintType:
+    module_name, _, class_name = entry.partition(":")
+    candidate = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(candidate, type) and issubclass(candidate, Blueprint)):
+        raise TypeError(f"registry entry {entry!r} is not a Blueprint subclass")
+    return candidate
+
+
+def _load_all() -> dict[str, AnyBlueprintType]:
+    loaded: dict[str, AnyBlueprintType] = {}
+    for entry in REGISTERED:
+        blueprint = _load(entry)
+        if blueprint.id in loaded:
+            raise ValueError(f"registry entry {entry!r} reuses the id {blueprint.id!r}")
+        loaded[blueprint.id] = blueprint
+    return loaded
+
+
+_BY_ID = _load_all()
+
+
+def ids() -> builtins.list[str]:
+    """The registered blueprint ids, in registry order."""
+    return builtins.list(_BY_ID)
+
+
+def categories() -> builtins.list[str]:
+    """The categories that have at least one blueprint, sorted."""
+    return sorted({blueprint.category for blueprint in _BY_ID.values()})
+
+
+def get(blueprint_id: str) -> AnyBlueprintType:
+    """The blueprint registered under ``blueprint_id``; BlueprintNotFound (naming the known ids) if none."""
+    try:
+        return _BY_ID[blueprint_id]
+    except KeyError:
+        raise BlueprintNotFound(blueprint_id, builtins.list(_BY_ID)) from None
+
+
+def list(category: str | None = None, search: str | None = None) -> builtins.list[AnyBlueprintType]:
+    """Blueprints in ``category`` (all if None) whose id, name or use case contains ``search`` (any case)."""
+    needle = (search or "").casefold()
+    return [
+        blueprint
+        for blueprint in _BY_ID.values()
+        if (category is None or blueprint.category == category)
+        and (
+            not needle
+            or any(needle in text.casefold() for text in (blueprint.id, blueprint.name, blueprint.use_case))
+        )
+    ]

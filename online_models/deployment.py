@@ -1,0 +1,403 @@
+"""A deployment at run time: one blueprint with its parameters, live model, feature state and captures.
+
+It drives every blueprint through the same steps, synchronously, with no Kafka in sight:
+
+1. resolve the row's columns (once per distinct set of column names) and build the canonical record;
+2. ask the blueprint which earlier predictions this record settles (``self_labels``, before the
+   features, so the state doesn't yet hold this record), then ``featurize`` it (updating state);
+3. score with the live model and ``postprocess`` into the blueprint's typed output;
+4. capture the features under the prediction key, so the label that arrives later is learned
+   from what the model saw when it predicted (no leakage).
+
+``score_many`` does the same for a micro-batch: canonicalise and featurize row by row, then one
+``predict_many`` over a DataFrame (for batches of at least ``MIN_FRAME_ROWS``), so every row in
+the batch is scored by the model as it was at the batch start. A bad row never raises there: its
+:class:`~tracer.blueprints.errors.InputError` (reason code included) takes its slot.
+
+Captured features wait in an insertion-ordered dict of at most ``max_pending`` entries (the
+oldest is evicted past that) and expire ``pending_ttl_s`` seconds of event time after their
+record's time. Evictions, expiries and replaced captures are counted in ``counters()``, never
+dropped silently.
+
+>>> from tracer.blueprints.customer_churn import CustomerChurn
+>>> deployment = Deployment(CustomerChurn, {"predictionWindow": "60_days"})
+>>> report = deployment.replay(CustomerChurn().sample(3000, seed=7))
+>>> report.n_rows == report.n_scored + report.n_errors, round(report.metrics["auc"], 2)
+(True, 0.73)
+>>> output = deployment.predict_one({
+...     "cust_id": "c-1", "snapshot_date": "2023-06-30", "signup_date": "2023-04-01",
+...     "last_login": "2023-06-02", "total_spend": 30.0, "plan": "basic", "support_tickets": 6,
+...     "feature_usage": 20})
+>>> output.risk_classification, output.risk_vectors
+('medium', ['long_inactivity', 'low_usage', 'new_account'])
+>>> output.intervention_protocols
+['engagement_campaign', 'product_training', 'onboarding_assistance']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar, cast
+
+import pandas as pd
+from pydantic import BaseModel
+
+from tracer.blueprints.base import Blueprint, Dtype, Features, OnlineModel, Params
+from tracer.blueprints.errors import InputError, InvalidValueError
+from tracer.blueprints.inputs import (
+    ColumnResolution,
+    canonical_record,
+    check_mapping,
+    coerce_value,
+    resolve_columns,
+)
+from tracer.online_models.replay import ReplayReport, replay
+from tracer.online_models.scored import Captured, RowId, Scored
+from tracer.schemas import ReasonCode
+
+__all__ = ["MIN_FRAME_ROWS", "Captured", "Deployment", "ReplayReport", "RowId", "Scored"]
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+MIN_FRAME_ROWS = 32
+"""Below this many rows a batch is scored row by row: a DataFrame costs more than it saves."""
+_MAX_RESOLUTIONS = 256
+
+
+class _BatchModel(Protocol):
+    def predict_many(self, frame: pd.DataFrame) -> list[float]: ...
+    def learn_many(self, frame: pd.DataFrame, ys: Sequence[float]) -> None: ...
+
+
+def _scoring_error(error: Exception, row: RowId) -> InputError:
+    where = f" (row {row})" if row is not None else ""
+    failure = InputError(f"scoring failed{where}: {type(error).__name__}: {error}")
+    failure.reason = ReasonCode.SCORING_ERROR
+    failure.__cause__ = error
+    return failure
+
+
+class Deployment(Generic[OutputT]):
+    """One blueprint deployed with its parameters: score records, learn labels, replay datasets.
+
+    ``blueprint`` is a Blueprint class or instance; ``params`` its business parameters;
+    ``column_mapping`` maps input names to the user's column names where synonyms don't find them.
+    The same ``seed`` and the same records give the same predictions.
+    """
+
+    def __init__(
+        self,
+        blueprint: type[Blueprint[OutputT, Any]] | Blueprint[OutputT, Any],
+        params: Params | None = None,
+        *,
+        column_mapping: Mapping[str, str] | None = None,
+        seed: int = 42,
+        max_pending: int = 100_000,
+        pending_ttl_s: float = 7 * 24 * 3600.0,
+    ) -> None:
+        self.blueprint: Blueprint[OutputT, Any] = blueprint() if isinstance(blueprint, type) else blueprint
+        self.params: dict[str, Any] = type(self.blueprint).resolve_params(params)
+        self.column_mapping = dict(column_mapping or {})
+        check_mapping(self.blueprint, self.column_mapping)
+        self.seed = seed
+        self.max_pending = max_pending
+        self.pending_ttl_s = pending_ttl_s
+        self.model: OnlineModel = self.blueprint.make_model(self.params, seed)
+        self.state: Any = self.blueprint.new_state(self.params)
+        self.model_version = 1
+        self.events_seen = 0
+        self.predictions = 0
+        self.labels_learned = 0
+        self.labels_unmatched = 0
+        self.errors: Counter[str] = Counter()
+        self.pending_expired = 0
+        self.pending_evicted = 0
+        self.pending_superseded = 0
+        self.watermark_s: float | None = None
+        """The latest event time seen (the blueprint's time input), the clock for TTLs."""
+        self._pending: dict[str, Captured] = {}
+        self._resolutions: dict[tuple[Any, ...], ColumnResolution] = {}
+
+    # -- pickling: everything but the resolution cache -------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_resolutions"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # -- scoring -------------------------------------------------------------------------------------------
+
+    def _canonical(self, raw: Mapping[str, Any], row: RowId) -> dict[str, Any]:
+        if type(raw) is not dict and not isinstance(raw, Mapping):
+            error = InputError(f"row {row}: expected an object of column -> value, got {type(raw).__name__}")
+            error.reason = ReasonCode.NOT_AN_OBJECT
+            raise error
+        columns = tuple(raw)
+        resolution = self._resolutions.get(columns)
+        if resolution is None:
+            resolution = resolve_columns(self.blueprint, columns, self.column_mapping)
+            if len(self._resolutions) >= _MAX_RESOLUTIONS:
+                self._resolutions.clear()
+            self._resolutions[columns] = resolution
+        return canonical_record(resolution, raw, row=row)
+
+    def _prepare(
+        self, record: dict[str, Any]
+    ) -> tuple[str, tuple[tuple[str, float], ...], Features, float | None]:
+        """Key, revealed labels, features and time of one canonical record (updates the feature state)."""
+        blueprint, params = self.blueprint, self.params
+        key = blueprint.prediction_key(record)
+        revealed = tuple(blueprint.self_labels(record, self.state, params))
+        features = blueprint.featurize(record, self.state, params)
+        time_input = blueprint.time_input
+        time_s = record.get(time_input) if time_input is not None else None
+        if time_s is not None and (self.watermark_s is None or time_s > self.watermark_s):
+            self.watermark_s = time_s
+        return key, revealed, features, time_s if time_s is not None else self.watermark_s
+
+    def _capture(self, key: str, features: Features, score: float, time_s: float | None) -> None:
+        pending = self._pending
+        if pending.pop(key, None) is not None:
+            self.pending_superseded += 1
+        pending[key] = Captured(key, features, score, time_s, self.model_version)
+        if len(pending) > self.max_pending:
+            del pending[next(iter(pending))]
+            self.pending_evicted += 1
+
+    def _fail(self, error: Exception, row: RowId) -> InputError:
+        failure = error if isinstance(error, InputError) else _scoring_error(error, row)
+        self.errors[str(failure.reason)] += 1
+        return failure
+
+    def score(self, record: Mapping[str, Any], *, row: RowId = None) -> Scored[OutputT]:
+        """Score one raw row (the user's column names) and capture its features. Raises InputError."""
+        self.events_seen += 1
+        try:
+            canonical = self._canonical(record, row)
+            key, revealed, features, time_s = self._prepare(canonical)
+            score = self.model.predict_one(features)
+            output = self.blueprint.postprocess(score, features, self.model, self.params)
+            label = self.blueprint.label_of(canonical, self.params)
+        except Exception as error:
+            raise self._fail(error, row) from error
+        self._capture(key, features, score, time_s)
+        self.predictions += 1
+        return Scored(key, output, features, score, label, time_s, row, revealed)
+
+    def predict_one(self, record: Mapping[str, Any]) -> OutputT:
+        """The blueprint's typed output for one raw row (its features are captured for learning)."""
+        return self.score(record).output
+
+    def score_many(
+        self, rows: Iterable[Mapping[str, Any]], *, row_ids: Sequence[RowId] | None = None
+    ) -> list[Scored[OutputT] | InputError]:
+        """Score a micro-batch with the model as of the batch start; a bad row's error takes its slot."""
+        items: list[tuple[RowId, dict[str, Any] | InputError]] = []
+        for position, raw in enumerate(rows):
+            row = row_ids[position] if row_ids is not None else position
+            try:
+                items.append((row, self._canonical(raw, row)))
+            except Exception as error:
+                items.append((row, error if isinstance(error, InputError) else _scoring_error(error, row)))
+        return self.score_records(items)
+
+    def score_records(
+        self, items: Sequence[tuple[RowId, dict[str, Any] | InputError]]
+    ) -> list[Scored[OutputT] | InputError]:
+        """``score_many`` for rows already canonical (as :func:`canonical_frame` gives them), with row ids.
+
+        An InputError in place of a record is counted as a dead letter and returned in its slot.
+        """
+        self.events_seen += len(items)
+        slots: list[Scored[OutputT] | InputError | None] = []
+        prepared: list[
+            tuple[int, RowId, dict[str, Any], str, tuple[tuple[str, float], ...], Features, Any]
+        ] = []
+        for row, item in items:
+            if isinstance(item, InputError):
+                slots.append(self._fail(item, row))
+                continue
+            try:
+                key, revealed, features, time_s = self._prepare(item)
+            except Exception as error:
+                slots.append(self._fail(error, row))
+                continue
+            prepared.append((len(slots), row, item, key, revealed, features, time_s))
+            slots.append(None)
+        scores = self._predict_batch([entry[5] for entry in prepared])
+        blueprint, params, model = self.blueprint, self.params, self.model
+        for (slot, row, record, key, revealed, features, time_s), score in zip(prepared, scores, strict=True):
+            try:
+                output = blueprint.postprocess(score, features, model, params)
+                label = blueprint.label_of(record, params)
+            except Exception as error:
+                slots[slot] = self._fail(error, row)
+                continue
+            self._capture(key, features, score, time_s)
+            self.predictions += 1
+            slots[slot] = Scored(key, output, features, score, label, time_s, row, revealed)
+        return [slot for slot in slots if slot is not None]
+
+    def _predict_batch(self, features: list[Features]) -> list[float]:
+        if len(features) >= MIN_FRAME_ROWS and hasattr(self.model, "predict_many"):
+            return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
+        return [self.model.predict_one(x) for x in features]
+
+    # -- learning ----------------------------------------------------------------------------------------
+    #
+    # A stream joins outcomes to captures as they arrive (``take``, ``outcomes``) and learns them at the
+    # end of its block (``learn_captured``); ``learn_one``, ``learn_many`` and ``learn_from`` do both.
+
+    def label_value(self, label: float | bool | int | str) -> float:
+        """A label as the float the model learns ("yes"/"no", "1", True... coerced by the task's dtype)."""
+        if type(label) is float or type(label) is int or type(label) is bool:
+            value: Any = label
+        else:
+            dtype: Dtype = "boolean" if self.blueprint.task == "binary" else "numeric"
+            value = coerce_value(label, dtype, column="label")
+        if value is None:
+            raise InvalidValueError("label", label, "a label value", reason=ReasonCode.MISSING_FIELD)
+        return float(value)
+
+    def take(self, key: str) -> Captured | None:
+        """Remove and return the features captured under prediction ``key``; None (counted) if none wait."""
+        captured = self._pending.pop(key, None)
+        if captured is None:
+            self.labels_unmatched += 1
+        return captured
+
+    def _captured_for(self, target: Scored[Any] | Captured | str | Mapping[str, Any]) -> Captured | None:
+        if isinstance(target, Scored):
+            found = self._pending.pop(target.key, None)
+            return found or Captured(
+                target.key, target.features, target.score, target.time_s, self.model_version
+            )
+        if isinstance(target, Captured):
+            self._pending.pop(target.key, None)
+            return target
+        if isinstance(target, str):
+            return self.take(target)
+        return self.take(self.blueprint.prediction_key(self._canonical(target, None)))
+
+    def outcomes(self, scored: Iterable[Scored[Any]]) -> list[tuple[Captured, float]]:
+        """Join the outcomes these rows reveal for earlier predictions, then their own, to captures (no learning)."""
+        joined: list[tuple[Captured, float]] = []
+        for item in scored:
+            for key, label in item.revealed:
+                captured = self.take(key)
+                if captured is not None:
+                    joined.append((captured, self.label_value(label)))
+            if item.label is not None:
+                own = self._captured_for(item)
+                if own is not None:
+                    joined.append((own, self.label_value(item.label)))
+        return joined
+
+    def learn_captured(self, pairs: Sequence[tuple[Captured, float]]) -> None:
+        """Learn joined outcomes in order: the model's ``learn_many`` for big enough batches, else one by one.
+
+        A model whose ``mini_batch_learning`` attribute is False is taught one by one at any size.
+        """
+        batches = hasattr(self.model, "learn_many") and getattr(self.model, "mini_batch_learning", True)
+        if batches and len(pairs) >= MIN_FRAME_ROWS:
+            frame = pd.DataFrame.from_records([captured.features for captured, _ in pairs])
+            cast(_BatchModel, self.model).learn_many(frame, [y for _, y in pairs])
+        else:
+            learn = self.model.learn_one
+            for captured, y in pairs:
+                learn(captured.features, y)
+        self.labels_learned += len(pairs)
+
+    def learn_one(
+        self, target: Scored[Any] | Captured | str | Mapping[str, Any], label: float | bool | int | str
+    ) -> Captured | None:
+        """Learn ``label`` from the features captured when ``target`` was predicted.
+
+        ``target`` is a Scored, a Captured, a prediction key, or the raw row that was scored (its key
+        finds the capture; nothing is recomputed). Returns the capture learned from, or None (counted
+        in ``labels_unmatched``) when no features were captured under that key.
+        """
+        y = self.label_value(label)
+        captured = self._captured_for(target)
+        if captured is None:
+            return None
+        self.model.learn_one(captured.features, y)
+        self.labels_learned += 1
+        return captured
+
+    def learn_many(
+        self,
+        pairs: Iterable[tuple[Scored[Any] | Captured | str | Mapping[str, Any], float | bool | int | str]],
+    ) -> list[tuple[Captured, float]]:
+        """``learn_one`` for many labels at once (see ``learn_captured``); returns the pairs learned."""
+        joined: list[tuple[Captured, float]] = []
+        for target, label in pairs:
+            y = self.label_value(label)
+            captured = self._captured_for(target)
+            if captured is not None:
+                joined.append((captured, y))
+        self.learn_captured(joined)
+        return joined
+
+    def learn_from(self, scored: Iterable[Scored[Any]]) -> list[tuple[Captured, float]]:
+        """Learn every outcome these scored rows carry: labels they reveal for earlier predictions, then their own."""
+        joined = self.outcomes(scored)
+        self.learn_captured(joined)
+        return joined
+
+    # -- housekeeping ------------------------------------------------------------------------------------
+
+    def expire(self, now_s: float) -> int:
+        """Drop captures older than ``pending_ttl_s`` at event time ``now_s``; returns (and counts) how many.
+
+        Scans from the oldest insertion and stops at the first capture still alive (or without a time).
+        """
+        cutoff = now_s - self.pending_ttl_s
+        pending = self._pending
+        expired = 0
+        while pending:
+            key = next(iter(pending))
+            time_s = pending[key].time_s
+            if time_s is None or time_s >= cutoff:
+                break
+            del pending[key]
+            expired += 1
+        self.pending_expired += expired
+        return expired
+
+    @property
+    def pending(self) -> int:
+        """How many predictions wait for their label."""
+        return len(self._pending)
+
+    def replace_model(self, model: OnlineModel | None = None) -> int:
+        """Swap in ``model`` (a fresh one by default), bump and return ``model_version``. State and captures stay."""
+        self.model = model if model is not None else self.blueprint.make_model(self.params, self.seed)
+        self.model_version += 1
+        return self.model_version
+
+    def counters(self) -> dict[str, int]:
+        """Conservation and bookkeeping counts: ``events_seen == predictions + sum(errors)``."""
+        return {
+            "events_seen": self.events_seen,
+            "predictions": self.predictions,
+            "errors": sum(self.errors.values()),
+            **{f"errors_{reason}": n for reason, n in sorted(self.errors.items())},
+            "labels_learned": self.labels_learned,
+            "labels_unmatched": self.labels_unmatched,
+            "pending": len(self._pending),
+            "pending_expired": self.pending_expired,
+            "pending_evicted": self.pending_evicted,
+            "pending_superseded": self.pending_superseded,
+        }
+
+    # -- replay ------------------------------------------------------------------------------------------
+
+    def replay(
+        self, frame: pd.DataFrame, *, batch_size: int = 1, progress: Callable[[int, int], None] | None = None
+    ) -> ReplayReport:
+        """Progressive validation over a dataset, in time order: see :func:`tracer.online_models.replay.replay`."""
+        return replay(self, frame, batch_size=batch_size, progress=progress)
