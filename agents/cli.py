@@ -109,6 +109,39 @@ def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app
     run_worker(app)
 
 
+# -- tracer worker --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--deployments", "deployments_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="YAML file of deployments; published to tracer.registry. Without it, the registry's deployments run.",
+)  # fmt: skip
+@click.option("--broker", envvar="TRACER_KAFKA_BOOTSTRAP", default="127.0.0.1:9092", show_default=True)
+@click.option(
+    "--app-id",
+    default="tracer",
+    show_default=True,
+    help="Consumer-group prefix; workers with one id share work.",
+)
+@click.option("--web-port", type=int, default=6066, show_default=True, help="HTTP API and /ml/metrics port.")
+@click.option("--partitions", type=int, default=4, show_default=True, help="Partitions of Tracer's topics.")
+def worker(deployments_file: Path | None, broker: str, app_id: str, web_port: int, partitions: int) -> None:
+    """Start a worker: route, score and learn every deployment's events, and serve the HTTP API."""
+    from tracer.agents.runtime import start_worker
+
+    try:
+        start_worker(
+            broker=broker,
+            app_id=app_id,
+            web_port=web_port,
+            partitions=partitions,
+            deployments_file=deployments_file,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
 # -- tracer produce / tail / demo -----------------------------------------------------------------
 
 broker_option = click.option(

@@ -64,18 +64,10 @@ class DemoSummary:
 
 
 async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()  # without a group, a subscribed consumer is assigned every partition
     try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [
-                TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
-            ]
-        return dict(await consumer.end_offsets(partitions))
+        return dict(await consumer.end_offsets(list(consumer.assignment())))
     finally:
         await consumer.stop()
 

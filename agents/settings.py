@@ -21,6 +21,8 @@ class Topics:
     shadow_reports: str = "tracer.shadow.reports"
     dlq: str = "tracer.dlq"
     registry: str = "tracer.registry"
+    routed: str = "tracer.routed"
+    checkpoints: str = "tracer.checkpoints"
 
     def with_prefix(self, prefix: str) -> Topics:
         """The same names under ``prefix`` (tests give each run its own topics)."""
@@ -38,10 +40,41 @@ class Settings:
     data_dir: Path = Path(".tracer")
     partitions: int = 4
     topics: Topics = field(default_factory=Topics)
+    checkpoint_secret: str | None = None
+    """HMAC key of checkpoints (``TRACER_CHECKPOINT_SECRET``); see :meth:`secret`."""
+    topic_prefix: str = ""
+    """Put before every Tracer topic name (``TRACER_TOPIC_PREFIX``), so several Tracers share a broker."""
+    api_keys: tuple[str, ...] = ()
+    """Keys the HTTP API accepts in ``X-API-Key`` (``TRACER_API_KEYS``, comma-separated); see :meth:`http_api_keys`."""
+    api_max_body_bytes: int = 1_048_576
+    """Largest JSON request body (``TRACER_API_MAX_BODY_BYTES``); larger ones get 413."""
+    api_max_upload_bytes: int = 64 * 1_048_576
+    """Largest dataset upload to ``POST /datasets`` (``TRACER_API_MAX_UPLOAD_BYTES``)."""
+    api_rate_per_s: float = 20.0
+    """Requests per second each API key may make (``TRACER_API_RATE_LIMIT``; seed 002: 20 req/s)."""
+    api_burst: int = 40
+    """Requests an API key may make at once before the rate applies (``TRACER_API_BURST``)."""
+
+    def secret(self) -> str:
+        """The checkpoint secret: configured, or else generated once into the data folder (mode 0600)."""
+        if self.checkpoint_secret:
+            return self.checkpoint_secret
+        return _generated_secret(self.data_dir / "checkpoint.secret")
+
+    @property
+    def api_key_file(self) -> Path:
+        """Where the generated local API key lives when ``TRACER_API_KEYS`` is not set."""
+        return self.data_dir / "api.key"
+
+    def http_api_keys(self) -> tuple[str, ...]:
+        """The configured API keys, or else one key generated once into :attr:`api_key_file` (mode 0600)."""
+        if self.api_keys:
+            return self.api_keys
+        return (_generated_secret(self.api_key_file),)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Defaults, then ``TRACER_KAFKA_BOOTSTRAP|APP_ID|DATA_DIR|WEB_PORT``, then overrides."""
+        """Defaults, then ``TRACER_KAFKA_BOOTSTRAP|APP_ID|DATA_DIR|WEB_PORT|TOPIC_PREFIX|API_*``, then overrides."""
         settings = cls()
         env = os.environ
         if "TRACER_KAFKA_BOOTSTRAP" in env:
@@ -50,7 +83,51 @@ class Settings:
             settings = replace(settings, app_id=env["TRACER_APP_ID"])
         if "TRACER_DATA_DIR" in env:
             settings = replace(settings, data_dir=Path(env["TRACER_DATA_DIR"]))
+        if "TRACER_TOPIC_PREFIX" in env:
+            settings = replace(settings, topics=Topics().with_prefix(env["TRACER_TOPIC_PREFIX"]))
+        if "TRACER_CHECKPOINT_SECRET" in env:
+            settings = replace(settings, checkpoint_secret=env["TRACER_CHECKPOINT_SECRET"])
         if "TRACER_WEB_PORT" in env:
             settings = replace(settings, web_port=int(env["TRACER_WEB_PORT"]))
+        if env.get("TRACER_TOPIC_PREFIX"):
+            prefix = env["TRACER_TOPIC_PREFIX"]
+            settings = replace(settings, topic_prefix=prefix, topics=Topics().with_prefix(prefix))
+        if "TRACER_API_KEYS" in env:
+            keys = tuple(key.strip() for key in env["TRACER_API_KEYS"].split(",") if key.strip())
+            settings = replace(settings, api_keys=keys)
+        for variable, name, kind in _API_NUMBERS:
+            if variable in env:
+                settings = replace(settings, **{name: _number(variable, env[variable], kind)})
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
+
+
+_API_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("TRACER_API_MAX_BODY_BYTES", "api_max_body_bytes", int),
+    ("TRACER_API_MAX_UPLOAD_BYTES", "api_max_upload_bytes", int),
+    ("TRACER_API_RATE_LIMIT", "api_rate_per_s", float),
+    ("TRACER_API_BURST", "api_burst", int),
+)
+
+
+def _number(variable: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(
+            f"{variable}={text!r} is not a number; set it to a positive {kind.__name__}"
+        ) from None
+    if not value > 0:
+        raise ValueError(f"{variable}={text!r} must be positive")
+    return value
+
+
+def _generated_secret(path: Path) -> str:
+    """A random token kept in ``path`` (created once, mode 0600): the same on every start."""
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -11,12 +11,13 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from tracer.agents.settings import Settings
 
-__all__ = ["ensure_topics", "tracer_topics"]
+__all__ = ["ensure_topics", "read_compacted", "topic_configs", "tracer_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,26 @@ def tracer_topics(settings: Settings, extra: Iterable[str] = ()) -> dict[str, in
     return topics
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Configs of Tracer's compacted topics: the registry and the (large) checkpoints."""
+    names = settings.topics
+    return {
+        names.registry: {"cleanup.policy": "compact"},
+        names.checkpoints: {"cleanup.policy": "compact", "max.message.bytes": "16777216"},
+    }
+
+
 async def ensure_topics(
-    bootstrap: str, partitions: Mapping[str, int], *, compacted: Iterable[str] = ()
+    bootstrap: str,
+    partitions: Mapping[str, int],
+    *,
+    compacted: Iterable[str] = (),
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
     """Create the topics that don't exist yet; returns the names created. Existing ones are left alone."""
-    compact = set(compacted)
+    settings = {name: dict(config) for name, config in (configs or {}).items()}
+    for name in compacted:
+        settings.setdefault(name, {})["cleanup.policy"] = "compact"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -42,7 +58,7 @@ async def ensure_topics(
                 name,
                 num_partitions=count,
                 replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if name in compact else {},
+                topic_configs=settings.get(name, {}),
             )
             for name, count in partitions.items()
             if name not in existing
@@ -65,3 +81,34 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def read_compacted(bootstrap: str, topic: str, keys: set[str] | None = None) -> dict[str, bytes]:
+    """The latest value of each key (all keys, or the wanted ones) of a compacted topic, read to its end."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=16_777_216,
+    )  # fmt: skip
+    await consumer.start()  # without a group, a subscribed consumer is assigned every partition
+    try:
+        partitions = sorted(consumer.assignment())
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        latest: dict[str, bytes] = {}
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    key = message.key.decode() if message.key else ""
+                    if keys is None or key in keys:
+                        if message.value is None:
+                            latest.pop(key, None)
+                        else:
+                            latest[key] = message.value
+        return latest
+    finally:
+        await consumer.stop()

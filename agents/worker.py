@@ -6,11 +6,12 @@ import logging
 
 import faust
 from faust.worker import Worker
+from mode import Service
 
 __all__ = ["run_worker"]
 
 
-def run_worker(app: faust.App, *, loglevel: str = "warning") -> None:
+def run_worker(app: faust.App, *services: Service, loglevel: str = "warning") -> None:
     """Run ``app`` until SIGINT/SIGTERM.
 
     aiokafka and Faust log every sent message at debug level; building those records cost about
@@ -18,4 +19,4 @@ def run_worker(app: faust.App, *, loglevel: str = "warning") -> None:
     """
     for name in ("aiokafka", "faust.transport", "faust.topics"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    Worker(app, *services, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()

@@ -48,6 +48,8 @@ class ReasonCode(StrEnum):
     NON_FINITE = "non_finite"
     OVERSIZED = "oversized"
     UNKNOWN_DEPLOYMENT = "unknown_deployment"
+    UNMATCHED_LABEL = "unmatched_label"
+    """A label whose prediction is not waiting for one (never made, already labelled, or expired)."""
     SCORING_ERROR = "scoring_error"
 
 

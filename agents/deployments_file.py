@@ -1,0 +1,86 @@
+"""Load and check ``deployments.yaml``: the deployments a worker runs.
+
+An invalid spec is refused at start-up with an error that names the file, the deployment and the
+field, e.g. ``deployments.yaml: deployments[1] (churn).params.predictionWindow: ...``.
+
+    deployments:
+      - id: churn
+        blueprint: customer_churn
+        params: {churnDefinition: cancelled_subscription, predictionWindow: 30_days}
+        input_topics: [crm.customers]
+        key_field: customer_id
+        column_mapping: {last_activity_date: last_login}
+        labels: {mode: delayed, ttl_seconds: 86400}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tracer.blueprints import registry
+from tracer.blueprints.errors import BlueprintNotFound, ParameterError
+from tracer.schemas import DeploymentSpec
+
+__all__ = ["DeploymentsFileError", "check_spec", "load_deployments"]
+
+
+class DeploymentsFileError(ValueError):
+    """The deployments file is invalid; the message names the file, the deployment and the field."""
+
+
+def check_spec(spec: DeploymentSpec) -> list[str]:
+    """Problems of a well-formed spec against its blueprint, each as ``field: message``."""
+    try:
+        blueprint = registry.get(spec.blueprint)
+    except BlueprintNotFound as error:
+        return [f"blueprint: {error}"]
+    problems = []
+    try:
+        blueprint.resolve_params(spec.params)
+    except ParameterError as error:
+        problems.append(f"params: {error}")
+    inputs = {spec_input.name for spec_input in blueprint.inputs()}
+    for name in spec.column_mapping:
+        if name not in inputs:
+            problems.append(
+                f"column_mapping.{name}: {blueprint.id} has no input {name!r}; inputs: {', '.join(sorted(inputs))}"
+            )
+    if spec.labels.mode == "self" and blueprint.id != "price_movement":
+        problems.append(f"labels.mode: 'self' needs a self-labelling blueprint; {blueprint.id} is not one")
+    return problems
+
+
+def load_deployments(path: Path) -> list[DeploymentSpec]:
+    """Parse and check every deployment in ``path``; raise DeploymentsFileError listing all problems."""
+    try:
+        document: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise DeploymentsFileError(f"{path}: {error}") from error
+    if not isinstance(document, dict) or not isinstance(document.get("deployments"), list):
+        raise DeploymentsFileError(f"{path}: expected a top-level 'deployments:' list")
+    specs: list[DeploymentSpec] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(document["deployments"]):
+        label = f"deployments[{index}]" + (
+            f" ({entry.get('id')})" if isinstance(entry, dict) and entry.get("id") else ""
+        )
+        try:
+            spec = DeploymentSpec.model_validate(entry)
+        except ValidationError as error:
+            for detail in error.errors(include_url=False):
+                where = ".".join(str(part) for part in detail["loc"]) or "entry"
+                problems.append(f"{label}.{where}: {detail['msg']}")
+            continue
+        if spec.id in seen:
+            problems.append(f"{label}.id: duplicate deployment id {spec.id!r}")
+        seen.add(spec.id)
+        problems.extend(f"{label}.{problem}" for problem in check_spec(spec))
+        specs.append(spec)
+    if problems:
+        raise DeploymentsFileError(f"{path}: invalid deployment spec:\n  " + "\n  ".join(problems))
+    return specs

@@ -1,0 +1,114 @@
+"""Routing: give every deployment one totally ordered log.
+
+Inputs of a deployment can arrive on several topics and partitions (rows, market snapshots, and
+delayed labels on ``tracer.labels``). The router copies each message, byte for byte, to the
+``tracer.routed`` topic, keyed and partitioned by deployment, with its source coordinates in
+headers. So:
+
+- exactly one worker owns a deployment's model: the one the consumer group assigns that
+  deployment's routed partition to (one owner, and scale-out by partitions and deployments);
+- the model is a deterministic function of its routed log, which is what makes a restore from a
+  checkpoint plus a replay from the stored offset end exactly where an uninterrupted run ends;
+- a label is ordered with the rows of its deployment, so a replay joins it the same way.
+
+The router commits its input offsets only after the routed copies are acknowledged: at least once.
+After a crash it may copy a message twice; the scorer drops copies whose source offset it has
+already passed (``SourceMark``), so the model sees each source message once.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from tracer.schemas import DeploymentSpec, ReasonCode
+
+__all__ = [
+    "HEADER_DEPLOYMENT",
+    "HEADER_KIND",
+    "HEADER_SOURCE",
+    "RouteTable",
+    "Routed",
+    "SourceMark",
+    "routed_partition",
+]
+
+HEADER_DEPLOYMENT = "tracer-deployment"
+HEADER_KIND = "tracer-kind"
+HEADER_SOURCE = "tracer-source"
+KIND_ROW = b"row"
+KIND_LABEL = b"label"
+KIND_TICK = b"tick"
+"""Written by the scorer itself: closes a deployment's open learning block at this point of its log."""
+
+
+def routed_partition(deployment: str, partitions: int) -> int:
+    """The routed partition of a deployment: stable across processes and restarts."""
+    return zlib.crc32(deployment.encode()) % partitions
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where one source message goes: a deployment, or a dead letter with its reason."""
+
+    deployment: str | None
+    kind: bytes
+    reason: ReasonCode | None = None
+    error: str = ""
+
+
+class RouteTable:
+    """Which deployments read which topic; where labels go."""
+
+    def __init__(self, specs: Iterable[DeploymentSpec], labels_topic: str) -> None:
+        self.labels_topic = labels_topic
+        self.by_topic: dict[str, list[str]] = {}
+        self.deployments: set[str] = set()
+        for spec in specs:
+            self.deployments.add(spec.id)
+            for topic in spec.input_topics:
+                self.by_topic.setdefault(topic, []).append(spec.id)
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic the router reads."""
+        return sorted({*self.by_topic, self.labels_topic})
+
+    def route(self, topic: str, value: bytes | None) -> list[Routed]:
+        """The destinations of one message. Rows fan out to every deployment reading their topic;
+        a label goes to the deployment it names, or becomes a dead letter."""
+        if topic != self.labels_topic:
+            return [Routed(deployment, KIND_ROW) for deployment in self.by_topic.get(topic, ())]
+        try:
+            deployment = json.loads(value or b"").get("deployment")
+        except (ValueError, AttributeError):
+            return [Routed(None, KIND_LABEL, ReasonCode.NOT_JSON, "label is not a JSON object")]
+        if deployment not in self.deployments:
+            known = ", ".join(sorted(self.deployments))
+            return [
+                Routed(
+                    None,
+                    KIND_LABEL,
+                    ReasonCode.UNKNOWN_DEPLOYMENT,
+                    f"label names deployment {deployment!r}; known: {known}",
+                )
+            ]
+        return [Routed(str(deployment), KIND_LABEL)]
+
+
+class SourceMark:
+    """Per source partition, the next offset a deployment has not seen: drops re-routed copies."""
+
+    def __init__(self, marks: Mapping[str, int] | None = None) -> None:
+        self.marks: dict[str, int] = dict(marks or {})
+
+    def fresh(self, source: str) -> bool:
+        """True the first time ``source`` ("topic:partition:offset") is seen; advances the mark."""
+        topic_partition, _, offset_text = source.rpartition(":")
+        offset = int(offset_text)
+        if offset < self.marks.get(topic_partition, 0):
+            return False
+        self.marks[topic_partition] = offset + 1
+        return True

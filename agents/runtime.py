@@ -1,0 +1,57 @@
+"""Put a worker together: topics, the registry, the Faust app, metrics and the scoring service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from tracer.agents.app import make_app
+from tracer.agents.deployments_file import check_spec, load_deployments
+from tracer.agents.metrics import TracerMetrics
+from tracer.agents.registry_topic import publish, read_registry
+from tracer.agents.scoring import ScoringService
+from tracer.agents.settings import Settings
+from tracer.agents.snapshot_pipe import attach_snapshot_pipe
+from tracer.agents.topics import ensure_topics, topic_configs, tracer_topics
+from tracer.agents.worker import run_worker
+from tracer.schemas import DeploymentSpec
+
+__all__ = ["prepare", "start_worker"]
+
+log = logging.getLogger(__name__)
+
+
+async def prepare(settings: Settings, deployments_file: Path | None) -> list[DeploymentSpec]:
+    """Create the topics, publish the file's deployments, and return the registry's full set."""
+    declared = load_deployments(deployments_file) if deployments_file else []
+    inputs = {topic for spec in declared for topic in spec.input_topics}
+    await ensure_topics(settings.broker, tracer_topics(settings, inputs), configs=topic_configs(settings))
+    if declared:
+        await publish(settings.broker, settings.topics.registry, declared)
+    specs, _ = await read_registry(settings.broker, settings.topics.registry)
+    runnable = []
+    for spec in specs:
+        problems = check_spec(spec)
+        if problems:
+            log.error("skipping deployment %s from the registry: %s", spec.id, "; ".join(problems))
+        else:
+            runnable.append(spec)
+    await ensure_topics(settings.broker, {t: settings.partitions for s in runnable for t in s.input_topics})
+    return runnable
+
+
+def start_worker(
+    *, broker: str, app_id: str, web_port: int, partitions: int, deployments_file: Path | None
+) -> None:
+    """Prepare, then run the worker in this process until it is stopped."""
+    settings = Settings.from_env(broker=broker, app_id=app_id, web_port=web_port, partitions=partitions)
+    specs = asyncio.run(prepare(settings, deployments_file))
+    if not specs:
+        raise ValueError("no deployments to run: pass --deployments FILE (see examples/deployments.yaml)")
+    app = make_app(settings)
+    topics = settings.topics
+    attach_snapshot_pipe(app, source=topics.snapshots, sink=topics.snapshots_valid, dlq=topics.dlq)
+    metrics = TracerMetrics()
+    service = ScoringService(settings, specs, secret=settings.secret(), metrics=metrics)
+    run_worker(app, service)

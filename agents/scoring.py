@@ -1,0 +1,482 @@
+"""The scoring service: route, score, learn, publish and checkpoint, a batch at a time.
+
+It runs inside the Faust worker as a mode ``Service`` and drives aiokafka's batch API directly
+(see the README, "Why the hot path is built this way"). Two loops:
+
+- the **router** copies each input message to ``tracer.routed``, partitioned by deployment
+  (:mod:`tracer.agents.routing`);
+- the **scorer** owns the routed partitions the consumer group assigns it, and with them those
+  deployments' models. For each batch it hands each deployment its events, in log order, to
+  :class:`~tracer.online_models.live.LiveDeployment` and publishes what comes back.
+
+Checkpoint protocol (every ``checkpoint_every_events`` events or ``checkpoint_every_seconds``,
+whichever comes first, and on a clean revoke or stop), for one deployment:
+
+1. finish the batch: its predictions, dead letters, alerts and reports are *sent* and acknowledged
+   (an open learning block is kept as it is: its unlearned outcomes are part of the state);
+2. seal the deployment (models, feature state, captured features, drift state, versions, the
+   routed offset it has learned through and its source marks) with HMAC under the configured secret;
+3. write the sealed bytes to the compacted ``tracer.checkpoints`` topic, keyed by deployment, and
+   wait for the acknowledgement;
+4. commit the routed offset to the consumer group (for lag; recovery does not depend on it).
+
+Recovery, when a routed partition is assigned (start, restart after ``kill -9``, or rebalance):
+
+1. read ``tracer.checkpoints`` to its end; for each deployment of the partition take its latest
+   checkpoint, verify the signature (a failed one is refused loudly and the deployment starts fresh
+   from the beginning of its routed log: untrusted bytes are never unpickled);
+2. seek the partition to the smallest stored offset among its deployments;
+3. replay: events below a deployment's own stored offset are skipped, the rest are processed as
+   usual; copies the router wrote twice are dropped by their source offset.
+
+The model is a deterministic function of its routed log, so it ends exactly where an
+uninterrupted run ends. Outputs between the last checkpoint and a crash are published again on
+replay: predictions are at least once, the model state is exactly as if nothing happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from mode import Service
+
+from tracer.agents.deadletters import dead_letter
+from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
+from tracer.agents.routing import (
+    HEADER_KIND,
+    HEADER_SOURCE,
+    KIND_LABEL,
+    KIND_TICK,
+    RouteTable,
+    SourceMark,
+    routed_partition,
+)
+from tracer.agents.settings import Settings
+from tracer.agents.topics import read_compacted
+from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
+from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
+from tracer.schemas import DeploymentSpec, SourceOffset
+
+__all__ = ["Owned", "ScoringService"]
+
+log = logging.getLogger(__name__)
+
+BLOCK_EVENTS = 256
+"""Learning block size in accepted events: predictions in a block use the model as of its start, and
+its outcomes are learned together (River's ``learn_many``) when the next block starts."""
+BLOCK_IDLE_S = 0.5
+"""An open block that gets no event for this long, once caught up, is closed by a tick in the log."""
+
+
+@dataclass
+class Owned:
+    """A deployment this worker owns: its live state and where it stands in its routed log."""
+
+    live: LiveDeployment
+    next_offset: int = 0
+    marks: SourceMark = field(default_factory=SourceMark)
+    accepted: int = 0
+    """Events accepted from the routed log (re-routed copies excluded): what blocks count."""
+    block: int | None = None
+    """The open learning block (accepted // BLOCK_EVENTS), or None when all is learned."""
+    tick_pending: bool = False
+    """A tick was written to close the open block and has not been read back yet."""
+    touched_at: float = field(default_factory=time.monotonic)
+    events_since_checkpoint: int = 0
+    checkpointed_at: float = field(default_factory=time.monotonic)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ScoringService(Service):
+    """Router + scorer loops for a set of deployments (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        specs: Sequence[DeploymentSpec],
+        *,
+        secret: str,
+        metrics: TracerMetrics,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.specs = {spec.id: spec for spec in specs}
+        self.secret = secret
+        self.metrics = metrics
+        self.routes = RouteTable(specs, settings.topics.labels)
+        self.owned: dict[str, Owned] = {}
+        self.producer: AIOKafkaProducer | None = None
+        self.batches = 0
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Start the shared producer; register deployments in the metrics."""
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.broker,
+            linger_ms=5,
+            max_batch_size=262_144,
+            max_request_size=16_777_216,
+        )
+        await self.producer.start()
+        for spec in self.specs.values():
+            self.metrics.register_deployment(spec.id, model_version=1)
+
+    async def on_stop(self) -> None:
+        """Checkpoint what we own, then stop the producer."""
+        for deployment in list(self.owned):
+            await self._checkpoint(deployment)
+        if self.producer is not None:
+            await self.producer.stop()
+
+    @property
+    def routed_topic(self) -> str:
+        """The topic that holds every deployment's ordered log."""
+        return self.settings.topics.routed
+
+    @property
+    def checkpoint_topic(self) -> str:
+        """The compacted topic of signed checkpoints."""
+        return self.settings.topics.checkpoints
+
+    # -- router ----------------------------------------------------------------------------------
+
+    @Service.task
+    async def _router(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.routes.topics,
+            bootstrap_servers=self.settings.broker,
+            group_id=f"{self.settings.app_id}-router",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4_194_304,
+        )
+        await consumer.start()
+        try:
+            while not self.should_stop:
+                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+                if batch:
+                    await self._route(batch)
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        assert self.producer is not None
+        partitions = self.settings.partitions
+        builders: dict[int, Any] = {}
+        sends = []
+        for tp, messages in batch.items():
+            for message in messages:
+                for route in self.routes.route(tp.topic, message.value):
+                    if route.deployment is None:
+                        letter = dead_letter(route.reason, route.error, raw=message.value, key=message.key,  # type: ignore[arg-type]
+                                             topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
+                        sends.append(
+                            await self.producer.send(self.settings.topics.dlq, letter, key=message.key)
+                        )
+                        self.metrics.record_batch(UNROUTED_DEPLOYMENT, tp.topic, consumed=1, predicted=0,
+                                                  dead_lettered_by_reason={route.reason.value: 1})  # type: ignore[union-attr]  # fmt: skip
+                        continue
+                    partition = routed_partition(route.deployment, partitions)
+                    headers = [
+                        (HEADER_KIND, route.kind),
+                        (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode()),
+                    ]
+                    builder = builders.get(partition) or builders.setdefault(
+                        partition, self.producer.create_batch()
+                    )
+                    if (
+                        builder.append(
+                            key=route.deployment.encode(),
+                            value=message.value,
+                            timestamp=message.timestamp,
+                            headers=headers,
+                        )
+                        is None
+                    ):
+                        sends.append(
+                            await self.producer.send_batch(builder, self.routed_topic, partition=partition)
+                        )
+                        builder = builders[partition] = self.producer.create_batch()
+                        builder.append(
+                            key=route.deployment.encode(),
+                            value=message.value,
+                            timestamp=message.timestamp,
+                            headers=headers,
+                        )
+        for partition, builder in builders.items():
+            if builder.record_count():
+                sends.append(await self.producer.send_batch(builder, self.routed_topic, partition=partition))
+        await asyncio.gather(*sends)
+
+    # -- scorer ----------------------------------------------------------------------------------
+
+    @Service.task
+    async def _scorer(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.broker,
+            group_id=f"{self.settings.app_id}-scorer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4_194_304,
+        )
+        await consumer.start()
+        consumer.subscribe([self.routed_topic], listener=_Rebalance(self, consumer))
+        try:
+            while not self.should_stop:
+                batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+                for tp, messages in batch.items():
+                    await self._score_partition(tp, messages)
+                await self._tick_idle_blocks(consumer)
+                await self._checkpoint_due(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _score_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
+        by_deployment: dict[str, list[tuple[int, RoutedEvent | None]]] = defaultdict(list)
+        for message in messages:
+            deployment = message.key.decode()
+            owned = self.owned.get(deployment)
+            if owned is None or message.offset < owned.next_offset:
+                continue
+            owned.next_offset = message.offset + 1
+            headers = dict(message.headers)
+            if headers[HEADER_KIND] == KIND_TICK:
+                by_deployment[deployment].append((message.offset, None))
+                continue
+            source = headers[HEADER_SOURCE].decode()
+            if not owned.marks.fresh(source):
+                continue
+            topic, partition, offset = source.rsplit(":", 2)
+            event = RoutedEvent(
+                message.value,
+                None,
+                SourceOffset(topic=topic, partition=int(partition), offset=int(offset)),
+                message.timestamp,
+                headers[HEADER_KIND] == KIND_LABEL,
+            )
+            by_deployment[deployment].append((message.offset, event))
+        for deployment, items in by_deployment.items():
+            await self._score_blocks(self.owned[deployment], items)
+        self.batches += 1
+
+    async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
+        """Score events block by block; a block's outcomes are learned when the next block starts or
+        when a tick (``None`` here) closes it.
+
+        Blocks count the deployment's accepted events (copies the router wrote twice are not
+        counted) and ticks are records of the log, so blocks fall at the same events in every run,
+        crashed or not.
+        """
+        chunk: list[RoutedEvent] = []
+        block_events = 1 if owned.live.sequential else BLOCK_EVENTS
+        for _, event in items:
+            if event is None:  # a tick: close the open block here
+                owned.tick_pending = False
+                if chunk:
+                    await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+                    chunk = []
+                if owned.block is not None:
+                    await self._close_block(owned)
+                continue
+            block = owned.accepted // block_events
+            owned.accepted += 1
+            if owned.block is not None and block != owned.block:
+                await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+                chunk = []
+                await self._close_block(owned)
+            owned.block = block
+            chunk.append(event)
+        if chunk:
+            await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+        owned.events_since_checkpoint += len(items)
+        owned.touched_at = time.monotonic()
+
+    async def _close_block(self, owned: Owned) -> None:
+        await self._publish(owned.live, owned.live.learn_block(now_ms=_now_ms()))
+        owned.block = None
+
+    async def _tick_idle_blocks(self, consumer: AIOKafkaConsumer) -> None:
+        """Quiet streams must still learn: when a deployment's block got no event for ``BLOCK_IDLE_S``
+        and its partition is caught up, write a tick to its routed log. The block closes when the
+        tick is *read*, so a replay closes it at the same place."""
+        assert self.producer is not None
+        now = time.monotonic()
+        for deployment, owned in self.owned.items():
+            if owned.block is None or owned.tick_pending or now - owned.touched_at < BLOCK_IDLE_S:
+                continue
+            partition = routed_partition(deployment, self.settings.partitions)
+            tp = TopicPartition(self.routed_topic, partition)
+            highwater = consumer.highwater(tp)
+            if highwater is not None and await consumer.position(tp) >= highwater:
+                owned.tick_pending = True
+                await self.producer.send(
+                    self.routed_topic, b"", key=deployment.encode(), partition=partition,
+                    headers=[(HEADER_KIND, KIND_TICK), (HEADER_SOURCE, b"")],
+                )  # fmt: skip
+
+    async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
+        assert self.producer is not None
+        topics = self.settings.topics
+        spec = live.spec
+        now = _now_ms()
+        version = live.model_version
+        sends = []
+        latencies = []
+        for prediction in result.predictions:
+            latency_ms = max(0, now - prediction.timestamp_ms)
+            latencies.append(float(latency_ms))
+            value = json.dumps({
+                "deployment": spec.id, "blueprint": spec.blueprint, "model_version": version, "key": prediction.key,
+                "output": prediction.output, "latency_ms": latency_ms, "ts": now,
+                "source": {"topic": prediction.source.topic, "partition": prediction.source.partition,
+                           "offset": prediction.source.offset},
+            }).encode()  # fmt: skip
+            entity = prediction.key.split("@", 1)[0].encode()
+            sends.append(await self.producer.send(topics.predictions, value, key=entity))
+        reasons: dict[str, int] = defaultdict(int)
+        for letter in result.dead_letters:
+            source = letter.event.source
+            value = dead_letter(letter.reason, letter.error, raw=letter.event.value, key=letter.event.key,
+                                topic=source.topic, partition=source.partition, offset=source.offset,
+                                deployment=spec.id)  # fmt: skip
+            sends.append(await self.producer.send(topics.dlq, value, key=spec.id.encode()))
+            if not letter.event.is_label:
+                reasons[letter.reason.value] += 1
+        for alert in result.alerts:
+            sends.append(
+                await self.producer.send(
+                    topics.drift_alerts, alert.model_dump_json().encode(), key=spec.id.encode()
+                )
+            )
+            self.metrics.record_drift_alert(spec.id, alert.kind, alert.detector)
+        for report in result.reports:
+            sends.append(
+                await self.producer.send(
+                    topics.shadow_reports, report.model_dump_json().encode(), key=spec.id.encode()
+                )
+            )
+            self.metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
+        for record in result.versions:
+            key = f"version/{spec.id}/{record.version}".encode()
+            sends.append(
+                await self.producer.send(topics.registry, record.model_dump_json().encode(), key=key)
+            )
+            self.metrics.set_model_version(spec.id, record.version)
+        await asyncio.gather(*sends)
+        self.metrics.record_batch(
+            spec.id, spec.input_topics[0], consumed=result.rows, predicted=len(result.predictions),
+            dead_lettered_by_reason=reasons, latencies_ms=latencies,
+            scores=[p.score for p in result.predictions],
+        )  # fmt: skip
+        self.metrics.record_labels(spec.id, joined=result.labels_joined, expired=result.labels_expired)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    async def _checkpoint_due(self, consumer: AIOKafkaConsumer) -> None:
+        due = []
+        now = time.monotonic()
+        for deployment, owned in self.owned.items():
+            spec = owned.live.spec
+            if owned.events_since_checkpoint >= spec.checkpoint_every_events or (
+                owned.events_since_checkpoint and now - owned.checkpointed_at >= spec.checkpoint_every_seconds
+            ):
+                due.append(deployment)
+        for deployment in due:
+            await self._checkpoint(deployment)
+        if due:
+            offsets = {}
+            for tp in consumer.assignment():
+                owned_here = [
+                    o.next_offset
+                    for d, o in self.owned.items()
+                    if routed_partition(d, self.settings.partitions) == tp.partition
+                ]
+                if owned_here:
+                    offsets[tp] = min(owned_here)
+            if offsets:
+                await consumer.commit(offsets)
+
+    async def _checkpoint(self, deployment: str) -> None:
+        owned = self.owned.get(deployment)
+        if owned is None or self.producer is None:
+            return
+        partition = routed_partition(deployment, self.settings.partitions)
+        blob = seal_checkpoint(
+            owned,
+            deployment=deployment,
+            model_version=owned.live.model_version,
+            offsets={f"{self.routed_topic}:{partition}": owned.next_offset},
+            created_at=_now_ms(),
+            secret=self.secret,
+        )
+        await (await self.producer.send(self.checkpoint_topic, blob, key=deployment.encode()))
+        owned.events_since_checkpoint = 0
+        owned.checkpointed_at = time.monotonic()
+        self.metrics.record_checkpoint(deployment)
+
+    async def restore(self, deployments: Iterable[str]) -> dict[str, int]:
+        """Restore ``deployments`` from their latest checkpoints (or fresh); returns their next offsets."""
+        wanted = set(deployments)
+        latest = await read_compacted(self.settings.broker, self.checkpoint_topic, wanted)
+        offsets = {}
+        for deployment in sorted(wanted):
+            blob = latest.get(deployment)
+            owned: Owned | None = None
+            if blob is not None:
+                try:
+                    owned = open_checkpoint(blob, secret=self.secret).state
+                except CheckpointRefused as error:
+                    log.error(
+                        "REFUSED checkpoint of %s: %s; rebuilding from its routed log", deployment, error
+                    )
+                    self.metrics.record_model_error(deployment, "checkpoint_refused")
+            if owned is None:
+                owned = Owned(LiveDeployment(self.specs[deployment]))
+            owned.checkpointed_at = time.monotonic()
+            owned.tick_pending = False  # a tick written before a crash is read again on replay, or lost
+            self.owned[deployment] = owned
+            offsets[deployment] = owned.next_offset
+            self.metrics.set_model_version(deployment, owned.live.model_version)
+        return offsets
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Checkpoint and release deployments on revoke; restore and seek on assign."""
+
+    def __init__(self, service: ScoringService, consumer: AIOKafkaConsumer) -> None:
+        self.service = service
+        self.consumer = consumer
+
+    def _deployments(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[str]]:
+        count = self.service.settings.partitions
+        return {
+            tp: [d for d in self.service.specs if routed_partition(d, count) == tp.partition]
+            for tp in partitions
+        }
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for deployments in self._deployments(revoked).values():
+            for deployment in deployments:
+                await self.service._checkpoint(deployment)
+                self.service.owned.pop(deployment, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp, deployments in self._deployments(assigned).items():
+            if not deployments:
+                continue
+            offsets = await self.service.restore(deployments)
+            self.consumer.seek(tp, min(offsets.values()))

@@ -1,0 +1,384 @@
+"""A deployment in the stream: the live model, its shadows, its drift monitor and its versions.
+
+:class:`LiveDeployment` is the synchronous core the streaming agents and the HTTP API share. The
+agents hand it a batch of routed messages (raw bytes and where they came from) and publish what
+it returns; they add no scoring logic of their own. For one batch, in this order:
+
+1. decode each row (a dead letter with a reason code if it isn't a JSON object);
+2. score the rows with the live model, as of the batch start (``Deployment.score_many``): every
+   row becomes a prediction or a dead letter, so ``rows in = predictions + dead letters``;
+3. score the same rows with every shadow, and track agreement (reports every window);
+4. update the data-drift and prediction-drift detectors with the batch;
+5. learn: outcomes the rows carry (inline) or reveal (self-labelled), and delayed labels joined to
+   the features captured when their prediction was made; errors feed the concept-drift detector,
+   and the reaction policy may train a background model and swap it in (a new version);
+6. expire captured features older than the label TTL (counted, never silently dropped).
+
+Everything it holds pickles, so a checkpoint is this object, signed
+(:mod:`tracer.online_models.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracer.blueprints import registry
+from tracer.blueprints.errors import InputError
+from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, ReactionAction
+from tracer.online_models.deployment import Captured, Deployment, Scored
+from tracer.online_models.versions import VersionHistory
+from tracer.schemas import (
+    DeploymentSpec,
+    DriftAlert,
+    Label,
+    ModelVersion,
+    ReasonCode,
+    ShadowReport,
+    SourceOffset,
+)
+from tracer.schemas.decode import MAX_MESSAGE_BYTES, Rejection, decode
+
+__all__ = ["BatchResult", "DeadLetterOut", "LiveDeployment", "PredictionOut", "RoutedEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedEvent:
+    """One message of a deployment's routed log."""
+
+    value: bytes | None
+    key: bytes | None
+    source: SourceOffset
+    """The original message's coordinates (before routing)."""
+    timestamp_ms: int
+    """The original producer timestamp: end-to-end latency is measured from it."""
+    is_label: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionOut:
+    """A prediction ready to publish (the value is a ``Prediction`` as JSON, latency filled at send)."""
+
+    key: str
+    output: dict[str, Any]
+    score: float
+    source: SourceOffset
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterOut:
+    """A message that gets a dead letter instead of a prediction (or a join, for labels)."""
+
+    reason: ReasonCode
+    error: str
+    event: RoutedEvent
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced, for the agents to publish and count."""
+
+    predictions: list[PredictionOut] = field(default_factory=list)
+    dead_letters: list[DeadLetterOut] = field(default_factory=list)
+    alerts: list[DriftAlert] = field(default_factory=list)
+    reports: list[ShadowReport] = field(default_factory=list)
+    versions: list[ModelVersion] = field(default_factory=list)
+    rows: int = 0
+    labels: int = 0
+    labels_joined: int = 0
+    labels_expired: int = 0
+
+
+def _decode_row(value: bytes | None) -> dict[str, Any] | Rejection:
+    if not value:
+        return Rejection(ReasonCode.NOT_JSON, "empty message value")
+    if len(value) > MAX_MESSAGE_BYTES:
+        return Rejection(
+            ReasonCode.OVERSIZED, f"message is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit"
+        )
+    try:
+        row = json.loads(value)
+    except ValueError as error:
+        return Rejection(ReasonCode.NOT_JSON, f"not JSON: {error}")
+    if not isinstance(row, dict):
+        return Rejection(ReasonCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def _error_of(task: str, score: float, label: float) -> float | bool:
+    return (score >= 0.5) != (label >= 0.5) if task == "binary" else score - label
+
+
+class LiveDeployment:
+    """One deployment's models and monitors, driven batch by batch. See the module docstring."""
+
+    def __init__(self, spec: DeploymentSpec, *, created_at: int | None = None) -> None:
+        self.spec = spec
+        blueprint = registry.get(spec.blueprint)
+        self.task = blueprint.task
+        mapping = dict(spec.column_mapping)
+        label_column = blueprint.label.column
+        if spec.labels.mode == "inline" and spec.labels.field and label_column is not None:
+            mapping.setdefault(label_column.name, spec.labels.field)
+        self.learns_inline = spec.labels.mode in ("inline", "self")
+        self.live = self._deployment(spec.params, mapping)
+        self.shadows = {
+            shadow.name: self._deployment({**spec.params, **shadow.params}, mapping)
+            for shadow in spec.shadows
+        }
+        kind: ModelKind = "classifier" if self.task == "binary" else "regressor"
+        self.trackers = {
+            name: AgreementTracker.from_policy(name, deployment=spec.id, policy=spec.drift, kind=kind)
+            for name in self.shadows
+        }
+        self.sequential = blueprint.sequential
+        self.monitor = DriftMonitor(
+            spec.id, outcome="binary" if self.task == "binary" else "regression", policy=spec.drift
+        )
+        self.drift_exempt = frozenset(blueprint.drift_exempt_features)
+        self.background: Any = None
+        self.history = VersionHistory(
+            spec, created_at=created_at if created_at is not None else int(time.time() * 1000)
+        )
+        self._outcomes: list[tuple[Captured, float]] = []
+        self._shadow_outcomes: dict[str, list[tuple[Captured, float]]] = {name: [] for name in self.shadows}
+        self.position = 0
+        self.rows_seen = 0
+        self.dead_lettered: Counter[str] = Counter()
+
+    def _deployment(self, params: Mapping[str, Any], mapping: Mapping[str, str]) -> Deployment[Any]:
+        return Deployment(
+            registry.get(self.spec.blueprint),
+            params,
+            column_mapping=mapping,
+            seed=self.spec.seed,
+            pending_ttl_s=self.spec.labels.ttl_seconds,
+        )
+
+    @property
+    def model_version(self) -> int:
+        """The live model's version."""
+        return self.history.live.version
+
+    # -- the batch -------------------------------------------------------------------------------
+
+    def process(self, events: Sequence[RoutedEvent], *, now_ms: int) -> BatchResult:
+        """Score one batch, then learn its outcomes: :meth:`score` followed by :meth:`learn_block`."""
+        result = self.score(events, now_ms=now_ms)
+        learned = self.learn_block(now_ms=now_ms)
+        result.alerts += learned.alerts
+        result.versions += learned.versions
+        result.labels_joined += learned.labels_joined
+        return result
+
+    def score(self, events: Sequence[RoutedEvent], *, now_ms: int) -> BatchResult:
+        """Steps 1–4 and the joins of step 5 for some events of the open block; learning waits for
+        :meth:`learn_block`, so every prediction of a block uses the model as of the block start,
+        however the block was split across polls (module docstring)."""
+        result = BatchResult()
+        rows: list[dict[str, Any]] = []
+        row_events: list[RoutedEvent] = []
+        for event in events:
+            if event.is_label:
+                result.labels += 1
+                self._join_label(event, result)
+                continue
+            row = _decode_row(event.value)
+            if isinstance(row, Rejection):
+                result.dead_letters.append(DeadLetterOut(row.reason, row.error, event))
+            else:
+                rows.append(row)
+                row_events.append(event)
+        result.rows = len(events) - result.labels
+        if rows:
+            self._score_rows(rows, row_events, result, now_ms)
+        if self.live.watermark_s is not None:
+            result.labels_expired = self.live.expire(self.live.watermark_s)
+            for shadow in self.shadows.values():
+                shadow.expire(self.live.watermark_s)
+        for letter in result.dead_letters:
+            self.dead_lettered[letter.reason.value] += 1
+        return result
+
+    def _score_rows(
+        self, rows: list[dict[str, Any]], events: list[RoutedEvent], result: BatchResult, now_ms: int
+    ) -> None:
+        start = self.position
+        self.position += len(rows)
+        self.rows_seen += len(rows)
+        slots = self.live.score_many(rows)
+        scored: list[Scored[Any]] = []
+        for slot, event in zip(slots, events, strict=True):
+            if isinstance(slot, InputError):
+                result.dead_letters.append(DeadLetterOut(slot.reason, str(slot), event))
+                continue
+            scored.append(slot)
+            result.predictions.append(
+                PredictionOut(
+                    slot.key,
+                    slot.output.model_dump(mode="json"),
+                    slot.score,
+                    event.source,
+                    event.timestamp_ms,
+                )
+            )
+        live_scores = [item.score for item in scored]
+        for name, shadow in self.shadows.items():
+            shadow_slots = [slot for slot in shadow.score_many(rows) if isinstance(slot, Scored)]
+            by_key = {slot.key: slot.score for slot in shadow_slots}
+            windows = self.trackers[name].observe_many(
+                live_scores, [by_key.get(item.key) for item in scored], start_position=start, ts_ms=now_ms
+            )
+            for window in windows:
+                result.reports.append(window.report)
+                if window.alert is not None:
+                    result.alerts.append(window.alert)
+            if self.learns_inline:
+                self._shadow_outcomes[name] += shadow.outcomes(shadow_slots)
+        watched = [item.features for item in scored]
+        if self.drift_exempt:
+            watched = [
+                {k: v for k, v in features.items() if k not in self.drift_exempt} for features in watched
+            ]
+        result.alerts += self.monitor.observe_features_many(watched, start_position=start, ts_ms=now_ms)
+        result.alerts += self.monitor.observe_predictions_many(
+            live_scores, start_position=start, ts_ms=now_ms
+        )
+        if self.learns_inline:
+            self._outcomes += self.live.outcomes(scored)
+
+    def _join_label(self, event: RoutedEvent, result: BatchResult) -> None:
+        label = decode(Label, event.value)
+        if isinstance(label, Rejection):
+            result.dead_letters.append(DeadLetterOut(label.reason, label.error, event))
+            return
+        try:
+            y = self.live.label_value(label.label)
+        except InputError as error:
+            result.dead_letters.append(DeadLetterOut(error.reason, str(error), event))
+            return
+        captured = self.live.take(label.key)
+        if captured is None:
+            ttl = self.spec.labels.ttl_seconds
+            result.dead_letters.append(
+                DeadLetterOut(
+                    ReasonCode.UNMATCHED_LABEL,
+                    f"no prediction with key {label.key!r} is waiting for a label "
+                    f"(never made, already labelled, or expired after {ttl:.0f} s)",
+                    event,
+                )
+            )
+            return
+        self._outcomes.append((captured, y))
+        for name, shadow in self.shadows.items():
+            shadow_captured = shadow.take(label.key)
+            if shadow_captured is not None:
+                self._shadow_outcomes[name].append((shadow_captured, y))
+
+    def learn_block(self, *, now_ms: int) -> BatchResult:
+        """Step 5: learn every outcome joined since the last call, in log order, then react to drift."""
+        result = BatchResult()
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            self.live.learn_captured(outcomes)
+            self._learned(outcomes, result, now_ms)
+        for name, shadow in self.shadows.items():
+            shadow_outcomes, self._shadow_outcomes[name] = self._shadow_outcomes[name], []
+            if shadow_outcomes:
+                shadow.learn_captured(shadow_outcomes)
+                live_by_key = {captured.key: captured.score for captured, _ in outcomes}
+                for captured, y in shadow_outcomes:
+                    if captured.key in live_by_key:
+                        self.trackers[name].observe_label(live_by_key[captured.key], captured.score, y)
+        return result
+
+    def _learned(self, pairs: list[tuple[Captured, float]], result: BatchResult, now_ms: int) -> None:
+        """Feed learned outcomes to concept drift and the reaction policy."""
+        result.labels_joined += len(pairs)
+        for captured, y in pairs:
+            if self.background is not None:
+                self.background.learn_one(captured.features, y)
+            result.alerts += self.monitor.observe_error(
+                _error_of(self.task, captured.score, y), position=self.position, ts_ms=now_ms
+            )
+            self._react(self.monitor.action, result, now_ms)
+
+    def _react(self, action: ReactionAction, result: BatchResult, now_ms: int) -> None:
+        if action is ReactionAction.START_BACKGROUND:
+            self.background = self.live.blueprint.make_model(self.live.params, self.spec.seed)
+        elif action is ReactionAction.DROP_BACKGROUND:
+            self.background = None
+        elif action in (ReactionAction.SWAP_BACKGROUND, ReactionAction.RESET_LIVE):
+            reason = (
+                "background model trained since the warning" if self.background is not None else "fresh model"
+            )
+            self._swap(
+                self.background, "drift_swap", now_ms, result, {"action": action.value, "detail": reason}
+            )
+            self.background = None
+
+    def _swap(
+        self, model: Any, reason: Any, now_ms: int, result: BatchResult | None, evidence: dict[str, Any]
+    ) -> ModelVersion:
+        self.history.remember(self.model_version, self.live.model)
+        self.live.replace_model(model)
+        version = self.history.record(
+            reason,
+            created_at=now_ms,
+            model=self.live.model,
+            learned_through={},
+            metrics={},
+            evidence=evidence,
+        )
+        self.monitor.set_model_version(version.version)
+        for tracker in self.trackers.values():
+            tracker.set_live_version(version.version)
+        if result is not None:
+            result.versions.append(version)
+        return version
+
+    # -- serving and operations ------------------------------------------------------------------
+
+    def predict(self, row: Mapping[str, Any]) -> Scored[Any]:
+        """Score one row with the live model, as the stream does (its features wait for a label)."""
+        return self.live.score(row)
+
+    def promote(self, shadow: str, *, now_ms: int, evidence: dict[str, Any] | None = None) -> ModelVersion:
+        """Make shadow ``shadow``'s model live: a new version, reason ``promotion``, with the evidence."""
+        if shadow not in self.shadows:
+            raise KeyError(
+                f"{self.spec.id} has no shadow {shadow!r}; shadows: {', '.join(self.shadows) or 'none'}"
+            )
+        tracker = self.trackers[shadow]
+        proof = {"shadow": shadow, "live_metrics": tracker.live_metrics, "shadow_metrics": tracker.shadow_metrics,
+                 "labelled_events": tracker.labelled_events, **(evidence or {})}  # fmt: skip
+        return self._swap(self.shadows[shadow].model, "promotion", now_ms, None, proof)
+
+    def rollback(self, *, now_ms: int, to_version: int | None = None) -> ModelVersion:
+        """Make an earlier version's model live again: a new version, reason ``rollback``."""
+        target, model = self.history.rollback_target(to_version)
+        return self._swap(model, "rollback", now_ms, None, {"restored_version": target})
+
+    def info(self) -> dict[str, Any]:
+        """What ``GET /ml/model/info`` shows of this deployment."""
+        return {
+            "deployment": self.spec.id,
+            "blueprint": self.spec.blueprint,
+            "model_version": self.model_version,
+            "rows_seen": self.rows_seen,
+            "counters": self.live.counters(),
+            "shadows": {
+                name: {
+                    "live_metrics": t.live_metrics,
+                    "shadow_metrics": t.shadow_metrics,
+                    "labelled_events": t.labelled_events,
+                }
+                for name, t in self.trackers.items()
+            },
+            "drift_detections": dict(self.monitor.detections),
+        }

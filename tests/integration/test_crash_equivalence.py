@@ -1,0 +1,96 @@
+"""`kill -9` in the middle of a stream, then a restart: every input is accounted for, and the final
+model predicts exactly what an uninterrupted run's final model predicts on a fixed probe set."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration import workers
+from tests.kafka_helpers import consume, produce
+from tracer.agents.topics import ensure_topics
+from tracer.blueprints.customer_churn import CustomerChurn
+
+pytestmark = pytest.mark.kafka
+
+ROWS = 30_000
+CRASH_AFTER = 4_000
+
+
+def _rows() -> list[bytes]:
+    frame = CustomerChurn().sample(ROWS, seed=21)
+    return [
+        json.dumps(row).encode() for row in json.loads(frame.to_json(orient="records", date_format="iso"))
+    ]
+
+
+def _probe_outputs(state: Any) -> list[dict[str, Any]]:
+    """The final model's outputs on rows it never saw (scored on a copy, so nothing is mutated)."""
+    live = copy.deepcopy(state.live.live)
+    probe = CustomerChurn().sample(60, seed=99)
+    return [live.predict_one(row).model_dump() for row in probe.to_dict(orient="records")]
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    return len(consume(bootstrap, topic, expect=10**9, timeout_s=1.5, settle_s=0.5))
+
+
+def _run(
+    bootstrap: str, prefix: str, source: str, env: dict[str, str], tmp: Path, *, crash_after: int | None
+) -> Any:
+    deployments = workers.write_deployments(
+        tmp / f"{prefix}deployments.yaml",
+        [{"id": "churn", "blueprint": "customer_churn", "input_topics": [source], "key_field": "cust_id",
+          "labels": {"mode": "inline", "field": "churned"}, "checkpoint_every_events": 2500}],
+    )  # fmt: skip
+    env = workers.worker_environment(env, prefix)
+    log = tmp / f"{prefix}worker.log"
+    predictions = prefix + "tracer.predictions"
+    worker = workers.start(deployments, env, prefix + "w", log)
+    if crash_after is not None:
+        workers.wait_for(
+            lambda: _count(bootstrap, predictions) >= crash_after, 120, f"{crash_after} predictions", log
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        at_crash = _count(bootstrap, predictions)
+        assert at_crash < ROWS, (
+            f"the worker finished all {ROWS} rows before the kill; the test needs more rows"
+        )
+        worker = workers.start(deployments, env, prefix + "w", log)
+    try:
+        seen = workers.records(bootstrap, predictions, expect=ROWS, timeout_s=180)
+        offsets = {p["source"]["offset"] for p in seen}
+        assert offsets == set(range(ROWS)), f"missing inputs: {sorted(set(range(ROWS)) - offsets)[:10]}"
+    finally:
+        assert workers.stop(worker) == 0, log.read_text()[-3000:]
+    return workers.final_checkpoint(bootstrap, prefix, "churn"), len(seen)
+
+
+def test_kill_9_and_restart_ends_where_an_uninterrupted_run_ends(
+    kafka_bootstrap: str, topic_prefix: str, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    source = topic_prefix + "customers"
+    asyncio.run(ensure_topics(kafka_bootstrap, {source: 1}))
+    produce(kafka_bootstrap, source, _rows())
+
+    calm, calm_count = _run(
+        kafka_bootstrap, topic_prefix + "calm.", source, worker_env, tmp_path, crash_after=None
+    )
+    crashed, crashed_count = _run(
+        kafka_bootstrap, topic_prefix + "crash.", source, worker_env, tmp_path, crash_after=1200
+    )
+
+    assert calm_count == ROWS
+    assert crashed_count >= ROWS, "predictions since the last checkpoint are published again after a crash"
+    assert (
+        crashed.live.live.counters()["labels_learned"] == calm.live.live.counters()["labels_learned"] == ROWS
+    )
+    assert crashed.accepted == calm.accepted == ROWS
+    assert _probe_outputs(crashed) == _probe_outputs(calm)

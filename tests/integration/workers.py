@@ -1,0 +1,87 @@
+"""Start and stop real `tracer worker` processes, and read what they wrote, for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.kafka_helpers import consume
+from tracer.agents.topics import read_compacted
+from tracer.online_models.checkpoint import open_checkpoint
+
+SECRET = "integration-test-secret-0123456789"
+
+
+def worker_environment(base: dict[str, str], prefix: str) -> dict[str, str]:
+    """The worker's environment: its own Tracer topics under ``prefix`` and a known checkpoint secret."""
+    return {**base, "TRACER_TOPIC_PREFIX": prefix, "TRACER_CHECKPOINT_SECRET": SECRET}
+
+
+def write_deployments(path: Path, deployments: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"deployments": deployments}))
+    return path
+
+
+def start(
+    deployments: Path, env: dict[str, str], app_id: str, log: Path, web_port: int = 0
+) -> subprocess.Popen[bytes]:
+    """A worker subprocess; its output goes to ``log``."""
+    port = web_port or _free_port()
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(deployments),
+             "--app-id", app_id, "--web-port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def stop(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
+    """SIGTERM (a clean stop: the worker checkpoints) and wait."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    return worker.wait(timeout=timeout_s)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tail}")
+
+
+def records(
+    bootstrap: str, topic: str, *, expect: int, deployment: str | None = None, timeout_s: float = 90
+) -> list[dict[str, Any]]:
+    """Decoded JSON values of ``topic`` (optionally of one deployment)."""
+    values = [json.loads(value) for _, value in consume(bootstrap, topic, expect=expect, timeout_s=timeout_s)]
+    return [v for v in values if deployment is None or v.get("deployment") == deployment]
+
+
+def final_checkpoint(bootstrap: str, prefix: str, deployment: str) -> Any:
+    """The deployment's latest checkpoint state (an ``Owned``), verified with the test secret."""
+    latest = asyncio.run(read_compacted(bootstrap, prefix + "tracer.checkpoints", {deployment}))
+    return open_checkpoint(latest[deployment], secret=SECRET).state
+
+
+def alive(worker: subprocess.Popen[bytes]) -> bool:
+    return worker.poll() is None
