@@ -119,6 +119,8 @@ class ScoringService(Service):
         self.owned: dict[str, Owned] = {}
         self.producer: AIOKafkaProducer | None = None
         self.batches = 0
+        self._router_done = asyncio.Event()
+        self._scorer_done = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -135,9 +137,15 @@ class ScoringService(Service):
             self.metrics.register_deployment(spec.id, model_version=1)
 
     async def on_stop(self) -> None:
-        """Checkpoint what we own, then stop the producer."""
-        for deployment in list(self.owned):
-            await self._checkpoint(deployment)
+        """Let both loops finish their batch and leave (the scorer checkpoints what it owns first).
+
+        mode sets ``should_stop`` before calling this and cancels tasks only after it returns, so
+        no batch is cut between scoring and publishing on a clean stop.
+        """
+        await asyncio.wait_for(asyncio.gather(self._router_done.wait(), self._scorer_done.wait()), 60)
+
+    async def on_shutdown(self) -> None:
+        """Stop the shared producer, after the loops are done."""
         if self.producer is not None:
             await self.producer.stop()
 
@@ -172,6 +180,7 @@ class ScoringService(Service):
                     await consumer.commit()
         finally:
             await consumer.stop()
+            self._router_done.set()
 
     async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
@@ -242,8 +251,11 @@ class ScoringService(Service):
                     await self._score_partition(tp, messages)
                 await self._tick_idle_blocks(consumer)
                 await self._checkpoint_due(consumer)
+            for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
+                await self._checkpoint(deployment)
         finally:
             await consumer.stop()
+            self._scorer_done.set()
 
     async def _score_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         by_deployment: dict[str, list[tuple[int, RoutedEvent | None]]] = defaultdict(list)
