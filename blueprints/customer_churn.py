@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -124,22 +124,17 @@ def _created_from_tenure_months(tenure_months: Any, record: Record) -> float:
 
 
 CUSTOMER_ID = InputSpec(
-    "customer_id",
-    "id",
-    "The customer the row is about; keys predictions and labels.",
-    ("customer", "cust_id", "customerid", "user_id", "account_id", "client_id", "subscriber_id", "member_id"),
-)
+    "customer_id", "id", "The customer the row is about; keys predictions and labels.",
+    ("customer", "cust_id", "customerid", "user_id", "user", "account_id", "client_id", "client", "subscriber_id",
+     "member_id"),
+)  # fmt: skip
 LAST_ACTIVITY = InputSpec(
-    "last_activity_date",
-    "timestamp",
-    "The customer's most recent interaction (login, visit, purchase).",
+    "last_activity_date", "timestamp", "The customer's most recent interaction (login, visit, purchase).",
     ("last_login", "last_login_date", "last_login_at", "last_seen", "last_seen_at", "last_active",
      "last_active_date", "last_activity", "last_activity_at", "last_visit", "last_interaction"),
 )  # fmt: skip
 ACCOUNT_CREATED = InputSpec(
-    "account_created_date",
-    "timestamp",
-    "When the account was opened.",
+    "account_created_date", "timestamp", "When the account was opened.",
     ("signup_date", "sign_up_date", "created_at", "created_date", "registration_date", "registered_at",
      "account_created", "account_created_at", "join_date", "joined_at", "start_date", "customer_since"),
     stand_ins=(
@@ -150,30 +145,22 @@ ACCOUNT_CREATED = InputSpec(
     ),
 )  # fmt: skip
 TOTAL_VALUE = InputSpec(
-    "total_value",
-    "numeric",
-    "Lifetime spend (or another lifetime value measure) up to the as-of time.",
+    "total_value", "numeric", "Lifetime spend (or another lifetime value measure) up to the as-of time.",
     ("total_spend", "total_charges", "lifetime_value", "lifetime_spend", "ltv", "clv", "customer_value",
      "total_revenue", "revenue", "total_amount", "total_purchases", "spend"),
 )  # fmt: skip
 SUPPORT_TICKETS = InputSpec(
-    "support_tickets",
-    "numeric",
-    "Support tickets opened so far (a running total).",
+    "support_tickets", "numeric", "Support tickets opened so far (a running total).",
     ("support_calls", "support_requests", "support_cases", "tickets", "num_tickets", "ticket_count",
      "complaints", "customer_service_calls"),
 )  # fmt: skip
 FEATURE_USAGE = InputSpec(
-    "feature_usage_count",
-    "numeric",
-    "Product feature uses so far (a running total).",
+    "feature_usage_count", "numeric", "Product feature uses so far (a running total).",
     ("feature_usage", "usage_count", "usage", "feature_uses", "sessions", "session_count", "logins",
      "login_count", "events", "activity_count"),
 )  # fmt: skip
 PLAN_TYPE = InputSpec(
-    "plan_type",
-    "categorical",
-    "Subscription tier.",
+    "plan_type", "categorical", "Subscription tier.",
     ("plan", "plan_name", "tier", "subscription_type", "subscription_plan", "subscription_tier",
      "contract", "contract_type", "membership"),
 )  # fmt: skip
@@ -185,15 +172,15 @@ AS_OF = InputSpec(
      "observed_at", "ts", "timestamp", "date"),
 )  # fmt: skip
 CHURNED = InputSpec(
-    "churned",
-    "boolean",
-    "Whether the customer cancelled within the prediction window after the as-of time.",
+    "churned", "boolean", "Whether the customer cancelled within the prediction window after the as-of time.",
     ("churn", "is_churned", "has_churned", "churn_flag", "cancelled", "canceled", "exited", "attrition",
      "left"),
 )  # fmt: skip
 
 
 def _risk_level(probability: float) -> RiskLevel:
+    if probability < RISK_THRESHOLDS[-1][0]:
+        return "low"
     for threshold, level in RISK_THRESHOLDS:
         if probability >= threshold:
             return level
@@ -325,7 +312,9 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         return ChurnOutput(
             churn_probability=probability,
             risk_classification=risk,
-            estimated_churn_window=_churn_window(probability, WINDOW_DAYS[str(params["predictionWindow"])]),
+            estimated_churn_window=_churn_window(
+                probability, WINDOW_DAYS[cast(str, params["predictionWindow"])]
+            ),
             intervention_protocols=protocols,
             risk_vectors=vectors,
             confidence=abs(2.0 * probability - 1.0) * experience,
@@ -338,10 +327,14 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         if contributions is None or scaled_values is None:
             return []
         shares: dict[str, float] = contributions(features)
+        pushing = sorted(((share, feature) for feature, share in shares.items() if share >= RISK_VECTOR_MIN_LOGIT),
+                         reverse=True)  # fmt: skip
+        if not pushing:
+            return []
         scaled: dict[str, float] = scaled_values(features)
         names: list[str] = []
-        for feature, share in sorted(shares.items(), key=lambda item: -item[1]):
-            if share < RISK_VECTOR_MIN_LOGIT or len(names) == 3:
+        for _, feature in pushing:
+            if len(names) == 3:
                 break
             pair = VECTOR_NAMES.get(feature)
             if pair is not None:

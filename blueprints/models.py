@@ -15,9 +15,10 @@
 :class:`ScaleAndEncode` is River's ``StandardScaler`` for the numeric features and one-hot
 encoding (River's ``OneHotEncoder``, ``drop_zeros=True``) for the string ones, routed by value
 type in one pass. It does what ``(Select(*numeric) | StandardScaler()) + (Select(*categorical) |
-OneHotEncoder())`` does, in about half the time per event (measured 19 µs against 38 µs for a
-predict plus learn with a logistic regression behind it), and it reads a missing value as the
-running mean, both per record and per batch.
+OneHotEncoder())`` does, in under half the time per event (a predict plus a learn with a logistic
+regression behind it, 7 numeric features and a categorical one: 22 µs against 48 µs, and 18 µs
+through the adapter's fast path), and it reads a missing value as the running mean, both per
+record and per batch.
 
 >>> from river import linear_model, optim
 >>> model = RiverBinaryClassifier(ScaleAndEncode() | linear_model.LogisticRegression(optim.SGD(0.5)))
@@ -177,7 +178,8 @@ class _RiverAdapter:
 
     For the pipeline ``ScaleAndEncode() | <linear model>`` the adapter runs the two steps itself,
     exactly as River's ``Pipeline`` would (learn the scaler, transform, learn the linear model),
-    and reuses the split record between a prediction and the learning or explaining that follows.
+    and reuses the split record between a prediction and the learning or explaining that follows
+    when they get the very same (unchanged) features dict, as a deployment gives them.
     """
 
     def __init__(self, estimator: base.Estimator, *, mini_batch_learning: bool = True) -> None:
@@ -252,6 +254,17 @@ class _RiverAdapter:
         z = self._transform(x)
         weights = cast(dict[Hashable, float], self._glm.weights)
         shares: dict[str, float] = {}
+        parts = self._last[1] if self._last is not None else None
+        if parts is not None:  # the fast path knows which features are numeric and which one-hot
+            for key in parts[0]:
+                weight, value = weights.get(key), z[key]
+                if weight and value:
+                    shares[str(key)] = weight * value
+            for key, label in parts[1].items():
+                weight = weights.get(f"{key}_{label}")
+                if weight:
+                    shares[str(key)] = weight
+            return shares
         origin: dict[Hashable, str] = {f"{k}_{v}": k for k, v in x.items() if type(v) is str}
         for key, value in z.items():
             weight = weights.get(key)

@@ -36,6 +36,7 @@ dropped silently.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -82,7 +83,15 @@ class Deployment(Generic[OutputT]):
 
     ``blueprint`` is a Blueprint class or instance; ``params`` its business parameters;
     ``column_mapping`` maps input names to the user's column names where synonyms don't find them.
-    The same ``seed`` and the same records give the same predictions.
+    At most ``max_pending`` captures wait for labels, each for ``pending_ttl_s`` of event time.
+    The same ``seed`` and the same records give the same predictions; the whole deployment pickles.
+
+    Scoring: ``predict_one`` / ``score`` (one raw row), ``score_many`` (a micro-batch),
+    ``score_records`` (rows already canonical). Learning: ``learn_one`` / ``learn_many`` (a label
+    for a Scored, a Captured, a prediction key or the raw row), ``learn_from`` (whatever scored rows
+    carry or reveal), or the two halves a stream uses, ``take`` / ``outcomes`` then
+    ``learn_captured``. Evaluation: ``replay``. Bookkeeping: ``counters``, ``expire``,
+    ``replace_model``, ``model_version``.
     """
 
     def __init__(
@@ -260,6 +269,8 @@ class Deployment(Generic[OutputT]):
             value = coerce_value(label, dtype, column="label")
         if value is None:
             raise InvalidValueError("label", label, "a label value", reason=ReasonCode.MISSING_FIELD)
+        if not math.isfinite(value):
+            raise InvalidValueError("label", label, "a finite label", reason=ReasonCode.NON_FINITE)
         return float(value)
 
     def take(self, key: str) -> Captured | None:
