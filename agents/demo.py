@@ -1,9 +1,12 @@
 """``tracer demo``: the README's main job, on a real local broker.
 
-It starts the local broker if none answers, creates the topics, starts a worker as a child
-process, replays the bundled sample stream at a realistic rate while showing what comes out,
-then stops the worker cleanly and prints a short summary that checks conservation: every input
-ended as an output or as a dead letter.
+It starts the local broker if none answers, creates the topics, starts a worker with the bundled
+deployments (``customer_churn`` with delayed labels and a shadow, ``price_movement`` self-labelled
+on market snapshots), and replays the bundled streams at a realistic rate: customer activity rows,
+churn outcomes arriving later on ``tracer.labels`` for the predictions made, and market snapshots
+(with a few malformed messages, as real producers send). It shows live predictions and running
+metrics, then stops the worker cleanly and prints a summary that checks conservation: every
+input ended as a prediction or a dead letter.
 """
 
 from __future__ import annotations
@@ -16,98 +19,189 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import pandas as pd
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tracer.agents.kafka_local import LocalKafka, broker_answers
-from tracer.agents.replay import produce_file, read_records
+from tracer.agents.replay import Record, produce_file, read_records
 from tracer.agents.settings import Settings
-from tracer.agents.topics import ensure_topics, tracer_topics
+from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.online_models.metrics import BinaryMetrics
 
 __all__ = ["DemoSummary", "run_demo", "sample_path"]
 
+CUSTOMERS_TOPIC = "crm.customer_activity"
+LABEL_DELAY_S = 2.0
+"""How long after a churn prediction its outcome is sent: outcomes arrive later than predictions."""
+
 
 def sample_path(name: str) -> Path:
-    """Path of a bundled sample stream."""
+    """Path of a bundled sample file."""
     return Path(str(resources.files("tracer.agents") / "samples" / name))
 
 
 @dataclass
 class DemoSummary:
-    """What the demo saw."""
+    """What the demo saw, per deployment."""
 
-    produced: int = 0
-    forwarded: int = 0
-    dead_letters: Counter[str] = field(default_factory=Counter)
+    produced: Counter[str] = field(default_factory=Counter)
+    predicted: Counter[str] = field(default_factory=Counter)
+    dead_letters: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    labels_sent: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
+    agreement: float | None = None
+    churn_early: BinaryMetrics = field(default_factory=BinaryMetrics)
+    churn_late: BinaryMetrics = field(default_factory=BinaryMetrics)
     seconds: float = 0.0
+
+    def settled(self, deployment: str) -> int:
+        """Inputs of ``deployment`` that ended as a prediction or a dead letter."""
+        return self.predicted[deployment] + sum(self.dead_letters[deployment].values())
 
     @property
     def conserved(self) -> bool:
-        """Every input ended as an output or a dead letter."""
-        return self.produced == self.forwarded + sum(self.dead_letters.values())
+        """Every input of every deployment ended as a prediction or a dead letter."""
+        return all(self.settled(d) == n for d, n in self.produced.items())
 
     def render(self) -> str:
-        """A few lines for a person."""
-        letters = (
-            ", ".join(f"{reason} {count}" for reason, count in sorted(self.dead_letters.items())) or "none"
-        )
-        verdict = "every message has a fate" if self.conserved else "MISSING MESSAGES"
-        return (
-            f"\nsummary: {self.produced} snapshots in, {self.forwarded} validated out, "
-            f"{sum(self.dead_letters.values())} dead letters ({letters}) in {self.seconds:.1f} s: {verdict}"
-        )
+        """The closing summary, for a person."""
+        lines = [f"\nsummary after {self.seconds:.1f} s:"]
+        for deployment, produced in sorted(self.produced.items()):
+            letters = (
+                ", ".join(f"{r} {n}" for r, n in sorted(self.dead_letters[deployment].items())) or "none"
+            )
+            fate = "✓ every input has a fate" if self.settled(deployment) == produced else "✗ MISSING INPUTS"
+            lines.append(
+                f"  {deployment:<17} {produced:>5} in → {self.predicted[deployment]:>5} predictions, "
+                f"{sum(self.dead_letters[deployment].values())} dead letters ({letters})  {fate}"
+            )
+        early, late = self.churn_early.get(), self.churn_late.get()
+        if "auc" in early and "auc" in late:
+            lines.append(
+                f"  churn AUC against the delayed outcomes: {early['auc']:.3f} on the first half of the stream, "
+                f"{late['auc']:.3f} on the second (it learned online from {self.labels_sent} labels)"
+            )
+        if self.agreement is not None:
+            lines.append(f"  shadow 'no-login-rule' agreement with live, last window: {self.agreement:.1%}")
+        if self.alerts:
+            lines.append("  drift alerts: " + ", ".join(f"{k} {n}" for k, n in sorted(self.alerts.items())))
+        return "\n".join(lines)
 
 
-async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()  # without a group, a subscribed consumer is assigned every partition
-    try:
-        return dict(await consumer.end_offsets(list(consumer.assignment())))
-    finally:
-        await consumer.stop()
+def _customer_stream(rows: int, seed: int) -> tuple[list[Record], dict[str, bool]]:
+    """Customer activity rows in time order (a few malformed), and each prediction key's outcome."""
+    frame = CustomerChurn().sample(rows, seed=seed).sort_values("snapshot_date", kind="stable")
+    outcomes = {
+        f"{row.cust_id}@{int(pd.Timestamp(row.snapshot_date, tz='UTC').value // 1_000_000)}": bool(
+            row.churned
+        )
+        for row in frame.itertuples()
+    }
+    records = [
+        Record(str(row["cust_id"]).encode(), json.dumps(row).encode())
+        for row in json.loads(frame.drop(columns=["churned"]).to_json(orient="records", date_format="iso"))
+    ]
+    for position, bad in zip(
+        range(150, rows, 400), (b"{oops", b'{"cust_id": "C-404"}', b'["not", "a", "row"]'), strict=False
+    ):
+        records.insert(position, Record(b"broken", bad))
+    return records, outcomes
 
 
 async def _watch(
-    bootstrap: str,
-    starts: dict[TopicPartition, int],
-    summary: DemoSummary,
-    sink: str,
-    emit: Callable[[str], None],
+    settings: Settings, summary: DemoSummary, outcomes: dict[str, bool], emit: Callable[[str], None]
 ) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    """Follow predictions, dead letters, alerts and reports; send each churn outcome after a delay."""
+    topics = settings.topics
+    consumer = AIOKafkaConsumer(
+        topics.predictions, topics.dlq, topics.drift_alerts, topics.shadow_reports,
+        bootstrap_servers=settings.broker, group_id=None, auto_offset_reset="latest",
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=settings.broker, linger_ms=20)
     await consumer.start()
-    consumer.assign(list(starts))
-    for partition, offset in starts.items():
-        consumer.seek(partition, offset)
-    shown = 0
+    await producer.start()
+    pending: list[tuple[float, str]] = []
+    last_shown = 0.0
     try:
         while True:
-            batch = await consumer.getmany(timeout_ms=300)
-            for partition, messages in batch.items():
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.monotonic()
+            for tp, messages in batch.items():
                 for message in messages:
                     body = json.loads(message.value)
-                    if partition.topic == sink:
-                        summary.forwarded += 1
-                        if summary.forwarded % 500 == 0:
-                            emit(
-                                f"  ✓ {summary.forwarded:>5} validated   last: {body['symbol']} mid={body['mid']}"
-                            )
-                    else:
-                        summary.dead_letters[body["reason"]] += 1
-                        if shown < 12:
-                            shown += 1
-                            emit(f"  ✗ dead letter [{body['reason']}] {body['error'][:70]}")
+                    if tp.topic == topics.predictions:
+                        _on_prediction(body, summary, outcomes, pending, now)
+                        if now - last_shown >= 1.0:
+                            last_shown = now
+                            emit(_describe(body, summary))
+                    elif tp.topic == topics.dlq and body.get("deployment"):
+                        summary.dead_letters[body["deployment"]][body["reason"]] += 1
+                    elif tp.topic == topics.drift_alerts:
+                        summary.alerts[f"{body['kind']}:{body.get('feature') or body['detector']}"] += 1
+                        emit(
+                            f"  ⚠ drift alert [{body['kind']}] {body.get('feature') or ''} at event {body['position']}"
+                        )
+                    elif tp.topic == topics.shadow_reports:
+                        summary.agreement = body["agreement"]
+            due = [key for ready, key in pending if ready <= now]
+            pending[:] = [(ready, key) for ready, key in pending if ready > now]
+            for key in due:
+                label = {
+                    "deployment": "churn",
+                    "key": key,
+                    "label": outcomes[key],
+                    "ts": int(time.time() * 1000),
+                }
+                await producer.send(topics.labels, json.dumps(label).encode(), key=key.encode())
+                summary.labels_sent += 1
     finally:
+        await producer.stop()
         await consumer.stop()
 
 
+def _on_prediction(
+    body: dict[str, object],
+    summary: DemoSummary,
+    outcomes: dict[str, bool],
+    pending: list[tuple[float, str]],
+    now: float,
+) -> None:
+    deployment = str(body["deployment"])
+    summary.predicted[deployment] += 1
+    key = str(body["key"])
+    if deployment == "churn" and key in outcomes:
+        output = body["output"]
+        assert isinstance(output, dict)
+        half = (
+            summary.churn_early
+            if summary.predicted["churn"] <= summary.produced["churn"] // 2
+            else summary.churn_late
+        )
+        half.update(outcomes[key], float(output["churn_probability"]))
+        pending.append((now + LABEL_DELAY_S, key))
+
+
+def _describe(body: dict[str, object], summary: DemoSummary) -> str:
+    output = body["output"]
+    assert isinstance(output, dict)
+    if body["deployment"] == "churn":
+        shown = f"churn_probability={output['churn_probability']:.2f} {output['risk_classification']:<8} {output['risk_vectors'][:2]}"
+    elif body["deployment"] == "market-direction":
+        shown = f"{output['direction']:<4} up_probability={output['up_probability']:.2f}"
+    else:  # another deployment registered on this broker
+        shown = ", ".join(f"{k}={v}" for k, v in list(output.items())[:2])
+    counts = " ".join(f"{d}={summary.predicted[d]}" for d in sorted(summary.predicted))
+    return f"  {body['deployment']:<17} {str(body['key'])[:26]:<26} {shown}   [{counts}, labels sent {summary.labels_sent}]"
+
+
 def run_demo(
-    *, port: int = 9092, rate_per_s: float = 600.0, emit: Callable[[str], None] = print
+    *, port: int = 9092, rate_per_s: float = 400.0, emit: Callable[[str], None] = print
 ) -> DemoSummary:
     """Run the demo end to end; returns the summary (also printed through ``emit``)."""
     started_broker = None
@@ -117,39 +211,22 @@ def run_demo(
         started_broker = LocalKafka(port)
         started_broker.start()
     settings = Settings.from_env(broker=bootstrap)
-    topics = settings.topics
-    asyncio.run(ensure_topics(bootstrap, tracer_topics(settings), compacted=[topics.registry]))
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    emit(f"starting a worker (log: {data_dir / 'demo-worker.log'}) ...")
-    with (data_dir / "demo-worker.log").open("ab") as log:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "demo-worker.log"
+    emit(f"starting a worker with {sample_path('deployments.yaml').name} (log: {log_path}) ...")
+    with log_path.open("ab") as log:
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tracer.agents.cli",
-                "pipe",
-                "--broker",
-                bootstrap,
-                "--app-id",
-                "tracer-demo",
-            ],
-            env={**os.environ, "TRACER_DATA_DIR": str(data_dir)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    summary = DemoSummary()
+            [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(sample_path("deployments.yaml")),
+             "--broker", bootstrap, "--app-id", "tracer-demo", "--web-port", str(settings.web_port)],
+            env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     clock = time.monotonic()
     try:
-        summary = asyncio.run(
-            _replay_and_watch(
-                bootstrap, topics.snapshots, topics.snapshots_valid, topics.dlq, rate_per_s, emit
-            )
-        )
+        summary = asyncio.run(_replay_and_watch(settings, rate_per_s, emit, worker))
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
-            worker.wait(timeout=30)
+            worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
@@ -162,18 +239,52 @@ def run_demo(
 
 
 async def _replay_and_watch(
-    bootstrap: str, source: str, sink: str, dlq: str, rate_per_s: float, emit: Callable[[str], None]
+    settings: Settings, rate_per_s: float, emit: Callable[[str], None], worker: subprocess.Popen[bytes]
 ) -> DemoSummary:
     summary = DemoSummary()
-    starts = await _end_offsets(bootstrap, [sink, dlq])
-    watcher = asyncio.create_task(_watch(bootstrap, starts, summary, sink, emit))
-    records = read_records(sample_path("market_snapshots.jsonl"), key_column="symbol")
-    emit(f"replaying {len(records)} market snapshots into {source} at {rate_per_s:.0f}/s ...")
-    summary.produced = await produce_file(bootstrap, source, records, rate_per_s=rate_per_s)
-    deadline = time.monotonic() + 60
-    while not summary.conserved and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    customers, outcomes = _customer_stream(2500, seed=2024)
+    snapshots = read_records(sample_path("market_snapshots.jsonl"), key_column="symbol")
+    summary.produced.update({"churn": len(customers), "market-direction": len(snapshots)})
+    await _wait_for_topics(settings, worker)
+    watcher = asyncio.create_task(_watch(settings, summary, outcomes, emit))
+    await asyncio.sleep(2.0)  # the watcher reads from the end: let it join first
+    emit(
+        f"replaying {len(customers)} customer rows and {len(snapshots)} market snapshots at {rate_per_s:.0f}/s each ..."
+    )
+    await asyncio.gather(
+        produce_file(settings.broker, CUSTOMERS_TOPIC, customers, rate_per_s=rate_per_s),
+        produce_file(settings.broker, settings.topics.snapshots, snapshots, rate_per_s=rate_per_s),
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        summary.conserved and summary.labels_sent >= summary.predicted["churn"]
+    ):
+        if worker.poll() is not None:
+            emit(f"the worker exited with code {worker.returncode}; see its log")
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(LABEL_DELAY_S)
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
     return summary
+
+
+async def _wait_for_topics(
+    settings: Settings, worker: subprocess.Popen[bytes], timeout_s: float = 90.0
+) -> None:
+    """The worker creates the topics before it subscribes; wait for that, so producers don't race it."""
+    wanted = {CUSTOMERS_TOPIC, settings.topics.predictions, settings.topics.routed}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None)
+        await consumer.start()
+        try:
+            if wanted <= await consumer.topics():
+                return
+        finally:
+            await consumer.stop()
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode} during start-up")
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the worker did not create its topics in time")
