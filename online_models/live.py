@@ -20,6 +20,7 @@ Everything it holds pickles, so a checkpoint is this object, signed
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections import Counter
@@ -29,7 +30,7 @@ from typing import Any
 
 from tracer.blueprints import registry
 from tracer.blueprints.errors import InputError
-from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, ReactionAction
+from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, PromotionJudge, ReactionAction
 from tracer.online_models.deployment import Captured, Deployment, Scored
 from tracer.online_models.versions import VersionHistory
 from tracer.schemas import (
@@ -141,6 +142,7 @@ class LiveDeployment:
             spec.id, outcome="binary" if self.task == "binary" else "regression", policy=spec.drift
         )
         self.drift_exempt = frozenset(blueprint.drift_exempt_features)
+        self.judge = PromotionJudge.from_policy(spec.drift, kind)
         self.background: Any = None
         self.history = VersionHistory(
             spec, created_at=created_at if created_at is not None else int(time.time() * 1000)
@@ -295,6 +297,7 @@ class LiveDeployment:
                 for captured, y in shadow_outcomes:
                     if captured.key in live_by_key:
                         self.trackers[name].observe_label(live_by_key[captured.key], captured.score, y)
+        self._auto_promote(result, now_ms)
         return result
 
     def _learned(self, pairs: list[tuple[Captured, float]], result: BatchResult, now_ms: int) -> None:
@@ -323,7 +326,14 @@ class LiveDeployment:
             self.background = None
 
     def _swap(
-        self, model: Any, reason: Any, now_ms: int, result: BatchResult | None, evidence: dict[str, Any]
+        self,
+        model: Any,
+        reason: Any,
+        now_ms: int,
+        result: BatchResult | None,
+        evidence: dict[str, Any],
+        *,
+        params: dict[str, Any] | None = None,
     ) -> ModelVersion:
         self.history.remember(self.model_version, self.live.model)
         self.live.replace_model(model)
@@ -334,6 +344,7 @@ class LiveDeployment:
             learned_through={},
             metrics={},
             evidence=evidence,
+            params=params,
         )
         self.monitor.set_model_version(version.version)
         for tracker in self.trackers.values():
@@ -349,7 +360,8 @@ class LiveDeployment:
         return self.live.score(row)
 
     def promote(self, shadow: str, *, now_ms: int, evidence: dict[str, Any] | None = None) -> ModelVersion:
-        """Make shadow ``shadow``'s model live: a new version, reason ``promotion``, with the evidence."""
+        """Make shadow ``shadow`` live: a copy of its model and its parameters become a new version,
+        reason ``promotion``, with the evidence. The shadow keeps running as it was."""
         if shadow not in self.shadows:
             raise KeyError(
                 f"{self.spec.id} has no shadow {shadow!r}; shadows: {', '.join(self.shadows) or 'none'}"
@@ -357,12 +369,30 @@ class LiveDeployment:
         tracker = self.trackers[shadow]
         proof = {"shadow": shadow, "live_metrics": tracker.live_metrics, "shadow_metrics": tracker.shadow_metrics,
                  "labelled_events": tracker.labelled_events, **(evidence or {})}  # fmt: skip
-        return self._swap(self.shadows[shadow].model, "promotion", now_ms, None, proof)
+        challenger = self.shadows[shadow]
+        self.live.params = dict(challenger.params)  # resolved already
+        return self._swap(
+            copy.deepcopy(challenger.model), "promotion", now_ms, None, proof, params=dict(challenger.params)
+        )
+
+    def _auto_promote(self, result: BatchResult, now_ms: int) -> None:
+        """Promote a challenger that beats live by the policy's margin over enough labelled events."""
+        if self.judge is None:
+            return
+        for name, tracker in self.trackers.items():
+            decision = self.judge.judge_tracker(tracker)
+            if decision.promote:
+                result.versions.append(
+                    self.promote(name, now_ms=now_ms, evidence={"auto": True, **decision.evidence})
+                )
+                return
 
     def rollback(self, *, now_ms: int, to_version: int | None = None) -> ModelVersion:
-        """Make an earlier version's model live again: a new version, reason ``rollback``."""
+        """Make an earlier version live again, its model and its parameters: a new version, reason ``rollback``."""
         target, model = self.history.rollback_target(to_version)
-        return self._swap(model, "rollback", now_ms, None, {"restored_version": target})
+        params = dict(self.history.records[target - 1].params)
+        self.live.params = type(self.live.blueprint).resolve_params(params)
+        return self._swap(model, "rollback", now_ms, None, {"restored_version": target}, params=params)
 
     def info(self) -> dict[str, Any]:
         """What ``GET /ml/model/info`` shows of this deployment."""
