@@ -203,5 +203,14 @@ def demo(port: int, rate: float) -> None:
     sys.exit(0 if summary.conserved else 1)
 
 
+def _register_commands() -> None:
+    from tracer.agents.cli_registry import models, promote
+
+    main.add_command(models)
+    main.add_command(promote)
+
+
+_register_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -63,7 +63,7 @@ from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, SourceOffset
+from tracer.schemas import DeploymentSpec, ModelVersion, SourceOffset
 
 __all__ = ["Owned", "ScoringService"]
 
@@ -382,19 +382,25 @@ class ScoringService(Service):
                 )
             )
             self.metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
-        for record in result.versions:
-            key = f"version/{spec.id}/{record.version}".encode()
-            sends.append(
-                await self.producer.send(topics.registry, record.model_dump_json().encode(), key=key)
-            )
-            self.metrics.set_model_version(spec.id, record.version)
         await asyncio.gather(*sends)
+        await self._publish_versions(result.versions)
         self.metrics.record_batch(
             spec.id, spec.input_topics[0], consumed=result.rows, predicted=len(result.predictions),
             dead_lettered_by_reason=reasons, latencies_ms=latencies,
             scores=[p.score for p in result.predictions],
         )  # fmt: skip
         self.metrics.record_labels(spec.id, joined=result.labels_joined, expired=result.labels_expired)
+
+    async def _publish_versions(self, versions: Iterable[ModelVersion]) -> None:
+        """Record model versions in the compacted registry topic, keyed ``version/<deployment>/<n>``."""
+        assert self.producer is not None
+        sends = []
+        for record in versions:
+            key = f"version/{record.deployment}/{record.version}".encode()
+            value = record.model_dump_json().encode()
+            sends.append(await self.producer.send(self.settings.topics.registry, value, key=key))
+            self.metrics.set_model_version(record.deployment, record.version)
+        await asyncio.gather(*sends)
 
     # -- checkpoints -----------------------------------------------------------------------------
 
@@ -458,6 +464,7 @@ class ScoringService(Service):
                     self.metrics.record_model_error(deployment, "checkpoint_refused")
             if owned is None:
                 owned = Owned(LiveDeployment(self.specs[deployment]))
+                await self._publish_versions(owned.live.history.records)
             owned.checkpointed_at = time.monotonic()
             owned.tick_pending = False  # a tick written before a crash is read again on replay, or lost
             self.owned[deployment] = owned
