@@ -49,7 +49,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from mode import Service
 
 from tracer.agents.deadletters import dead_letter
-from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
+from tracer.agents.metrics import TracerMetrics
+from tracer.agents.router import Router
 from tracer.agents.routing import (
     HEADER_KIND,
     HEADER_SOURCE,
@@ -119,6 +120,8 @@ class ScoringService(Service):
         self.owned: dict[str, Owned] = {}
         self.producer: AIOKafkaProducer | None = None
         self.batches = 0
+        self.lag: dict[tuple[str, int], int] = {}
+        """Unscored messages per owned routed partition, measured about once a second."""
         self._router_done = asyncio.Event()
         self._scorer_done = asyncio.Event()
 
@@ -163,73 +166,13 @@ class ScoringService(Service):
 
     @Service.task
     async def _router(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.routes.topics,
-            bootstrap_servers=self.settings.broker,
-            group_id=f"{self.settings.app_id}-router",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4_194_304,
-        )
-        await consumer.start()
-        try:
-            while not self.should_stop:
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-                if batch:
-                    await self._route(batch)
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
-            self._router_done.set()
-
-    async def _route(self, batch: dict[TopicPartition, list[Any]]) -> None:
         assert self.producer is not None
-        partitions = self.settings.partitions
-        builders: dict[int, Any] = {}
-        sends = []
-        for tp, messages in batch.items():
-            for message in messages:
-                for route in self.routes.route(tp.topic, message.value):
-                    if route.deployment is None:
-                        letter = dead_letter(route.reason, route.error, raw=message.value, key=message.key,  # type: ignore[arg-type]
-                                             topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
-                        sends.append(
-                            await self.producer.send(self.settings.topics.dlq, letter, key=message.key)
-                        )
-                        self.metrics.record_batch(UNROUTED_DEPLOYMENT, tp.topic, consumed=1, predicted=0,
-                                                  dead_lettered_by_reason={route.reason.value: 1})  # type: ignore[union-attr]  # fmt: skip
-                        continue
-                    partition = routed_partition(route.deployment, partitions)
-                    headers = [
-                        (HEADER_KIND, route.kind),
-                        (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode()),
-                    ]
-                    builder = builders.get(partition) or builders.setdefault(
-                        partition, self.producer.create_batch()
-                    )
-                    if (
-                        builder.append(
-                            key=route.deployment.encode(),
-                            value=message.value,
-                            timestamp=message.timestamp,
-                            headers=headers,
-                        )
-                        is None
-                    ):
-                        sends.append(
-                            await self.producer.send_batch(builder, self.routed_topic, partition=partition)
-                        )
-                        builder = builders[partition] = self.producer.create_batch()
-                        builder.append(
-                            key=route.deployment.encode(),
-                            value=message.value,
-                            timestamp=message.timestamp,
-                            headers=headers,
-                        )
-        for partition, builder in builders.items():
-            if builder.record_count():
-                sends.append(await self.producer.send_batch(builder, self.routed_topic, partition=partition))
-        await asyncio.gather(*sends)
+        try:
+            await Router(self.settings, self.routes, self.producer, self.metrics).run(
+                lambda: self.should_stop
+            )
+        finally:
+            self._router_done.set()
 
     # -- scorer ----------------------------------------------------------------------------------
 
@@ -244,6 +187,7 @@ class ScoringService(Service):
         )
         await consumer.start()
         consumer.subscribe([self.routed_topic], listener=_Rebalance(self, consumer))
+        lag_measured_at = 0.0
         try:
             while not self.should_stop:
                 batch = await consumer.getmany(timeout_ms=100, max_records=2000)
@@ -251,11 +195,24 @@ class ScoringService(Service):
                     await self._score_partition(tp, messages)
                 await self._tick_idle_blocks(consumer)
                 await self._checkpoint_due(consumer)
+                if time.monotonic() - lag_measured_at >= 1.0:
+                    lag_measured_at = time.monotonic()
+                    await self._measure_lag(consumer)
             for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
                 await self._checkpoint(deployment)
         finally:
             await consumer.stop()
             self._scorer_done.set()
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Consumer lag of each owned routed partition: the messages not yet scored."""
+        lags = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[(tp.topic, tp.partition)] = max(0, highwater - await consumer.position(tp))
+        self.lag = lags
+        self.metrics.set_consumer_lags(lags)
 
     async def _score_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         by_deployment: dict[str, list[tuple[int, RoutedEvent | None]]] = defaultdict(list)

@@ -1,0 +1,103 @@
+"""The router loop: copy every input message and label to its deployment's routed partition.
+
+See :mod:`tracer.agents.routing` for why. Per batch from Kafka: route each message (rows fan out
+to every deployment reading their topic; a label goes to the deployment it names), append the
+copies to one producer batch per routed partition, send those batches, wait for the acks, and
+only then commit the input offsets (at least once; the scorer drops copies it has seen).
+A message that can't be routed becomes a dead letter: it is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from tracer.agents.deadletters import dead_letter
+from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
+from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
+from tracer.agents.settings import Settings
+from tracer.schemas import ReasonCode
+
+__all__ = ["Router"]
+
+
+class Router:
+    """Reads the input topics and labels; writes ``tracer.routed`` and dead letters."""
+
+    def __init__(
+        self, settings: Settings, routes: RouteTable, producer: AIOKafkaProducer, metrics: TracerMetrics
+    ):
+        self.settings = settings
+        self.routes = routes
+        self.producer = producer
+        self.metrics = metrics
+
+    async def run(self, should_stop: Callable[[], bool]) -> None:
+        """Route batches until ``should_stop()``; a batch in hand is always finished first."""
+        consumer = AIOKafkaConsumer(
+            *self.routes.topics,
+            bootstrap_servers=self.settings.broker,
+            group_id=f"{self.settings.app_id}-router",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4_194_304,
+        )
+        await consumer.start()
+        try:
+            while not should_stop():
+                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+                if batch:
+                    await self.route(batch)
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    async def route(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Copy one batch to the routed topic (one producer batch per partition) and wait for the acks."""
+        routed_topic, partitions = self.settings.topics.routed, self.settings.partitions
+        builders: dict[int, Any] = {}
+        sends = []
+        for tp, messages in batch.items():
+            for message in messages:
+                for route in self.routes.route(tp.topic, message.value):
+                    if route.deployment is None:
+                        sends.append(await self._dead_letter(tp, message, route.reason, route.error))
+                        continue
+                    partition = routed_partition(route.deployment, partitions)
+                    record = {
+                        "key": route.deployment.encode(),
+                        "value": message.value,
+                        "timestamp": message.timestamp,
+                        "headers": [
+                            (HEADER_KIND, route.kind),
+                            (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode()),
+                        ],
+                    }
+                    if partition not in builders:
+                        builders[partition] = self.producer.create_batch()
+                    if builders[partition].append(**record) is None:  # full: send it, start another
+                        sends.append(
+                            await self.producer.send_batch(
+                                builders[partition], routed_topic, partition=partition
+                            )
+                        )
+                        builders[partition] = self.producer.create_batch()
+                        builders[partition].append(**record)
+        for partition, builder in builders.items():
+            if builder.record_count():
+                sends.append(await self.producer.send_batch(builder, routed_topic, partition=partition))
+        await asyncio.gather(*sends)
+
+    async def _dead_letter(
+        self, tp: TopicPartition, message: Any, reason: ReasonCode | None, error: str
+    ) -> Any:
+        reason = reason or ReasonCode.UNKNOWN_DEPLOYMENT
+        letter = dead_letter(reason, error, raw=message.value, key=message.key,
+                             topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
+        self.metrics.record_batch(
+            UNROUTED_DEPLOYMENT, tp.topic, consumed=1, predicted=0, dead_lettered_by_reason={reason.value: 1}
+        )
+        return await self.producer.send(self.settings.topics.dlq, letter, key=message.key)
