@@ -27,4 +27,6 @@ def make_app(settings: Settings) -> faust.App:
         web_host="127.0.0.1",
         web_port=settings.web_port if settings.web_enabled else 6066,
         producer_linger_ms=5,
+        web_router_enabled=False,  # Faust's own /router and /table pages: not part of Tracer's API
+        web_tables_enabled=False,
     )

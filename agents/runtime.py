@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from tracer.agents.api import attach_api
 from tracer.agents.app import make_app
 from tracer.agents.deployments_file import check_spec, load_deployments
 from tracer.agents.metrics import TracerMetrics
@@ -54,4 +55,5 @@ def start_worker(
     attach_snapshot_pipe(app, source=topics.snapshots, sink=topics.snapshots_valid, dlq=topics.dlq)
     metrics = TracerMetrics()
     service = ScoringService(settings, specs, secret=settings.secret(), metrics=metrics)
+    attach_api(app, service=service, metrics=metrics, settings=settings, api_keys=settings.http_api_keys())
     run_worker(app, service)

@@ -284,7 +284,7 @@ class ScoringService(Service):
         tick is *read*, so a replay closes it at the same place."""
         assert self.producer is not None
         now = time.monotonic()
-        for deployment, owned in self.owned.items():
+        for deployment, owned in list(self.owned.items()):  # the API may add deployments meanwhile
             if owned.block is None or owned.tick_pending or now - owned.touched_at < BLOCK_IDLE_S:
                 continue
             partition = routed_partition(deployment, self.settings.partitions)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["Settings", "Topics"]
 
@@ -84,33 +86,35 @@ class Settings:
         if "TRACER_DATA_DIR" in env:
             settings = replace(settings, data_dir=Path(env["TRACER_DATA_DIR"]))
         if "TRACER_TOPIC_PREFIX" in env:
-            settings = replace(settings, topics=Topics().with_prefix(env["TRACER_TOPIC_PREFIX"]))
+            prefix = env["TRACER_TOPIC_PREFIX"]
+            settings = replace(settings, topic_prefix=prefix, topics=Topics().with_prefix(prefix))
         if "TRACER_CHECKPOINT_SECRET" in env:
             settings = replace(settings, checkpoint_secret=env["TRACER_CHECKPOINT_SECRET"])
         if "TRACER_WEB_PORT" in env:
             settings = replace(settings, web_port=int(env["TRACER_WEB_PORT"]))
-        if env.get("TRACER_TOPIC_PREFIX"):
-            prefix = env["TRACER_TOPIC_PREFIX"]
-            settings = replace(settings, topic_prefix=prefix, topics=Topics().with_prefix(prefix))
         if "TRACER_API_KEYS" in env:
             keys = tuple(key.strip() for key in env["TRACER_API_KEYS"].split(",") if key.strip())
             settings = replace(settings, api_keys=keys)
-        for variable, name, kind in _API_NUMBERS:
-            if variable in env:
-                settings = replace(settings, **{name: _number(variable, env[variable], kind)})
+        if "TRACER_API_MAX_BODY_BYTES" in env:
+            settings = replace(settings, api_max_body_bytes=_positive(env, "TRACER_API_MAX_BODY_BYTES", int))
+        if "TRACER_API_MAX_UPLOAD_BYTES" in env:
+            settings = replace(
+                settings, api_max_upload_bytes=_positive(env, "TRACER_API_MAX_UPLOAD_BYTES", int)
+            )
+        if "TRACER_API_RATE_LIMIT" in env:
+            settings = replace(settings, api_rate_per_s=_positive(env, "TRACER_API_RATE_LIMIT", float))
+        if "TRACER_API_BURST" in env:
+            settings = replace(settings, api_burst=_positive(env, "TRACER_API_BURST", int))
         given = {key: value for key, value in overrides.items() if value is not None}
         return replace(settings, **given)  # type: ignore[arg-type]
 
 
-_API_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
-    ("TRACER_API_MAX_BODY_BYTES", "api_max_body_bytes", int),
-    ("TRACER_API_MAX_UPLOAD_BYTES", "api_max_upload_bytes", int),
-    ("TRACER_API_RATE_LIMIT", "api_rate_per_s", float),
-    ("TRACER_API_BURST", "api_burst", int),
-)
+NumberT = TypeVar("NumberT", int, float)
 
 
-def _number(variable: str, text: str, kind: type[int] | type[float]) -> int | float:
+def _positive(env: Mapping[str, str], variable: str, kind: type[NumberT]) -> NumberT:
+    """``env[variable]`` as a positive number, or a ValueError naming the variable."""
+    text = env[variable]
     try:
         value = kind(text)
     except ValueError:
