@@ -54,6 +54,8 @@ class DemoSummary:
     predicted: Counter[str] = field(default_factory=Counter)
     dead_letters: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     labels_sent: int = 0
+    label_letters: Counter[str] = field(default_factory=Counter)
+    """Dead letters of labels (their fate is a join or a dead letter; they are not inputs to score)."""
     alerts: Counter[str] = field(default_factory=Counter)
     agreement: float | None = None
     churn_early: BinaryMetrics = field(default_factory=BinaryMetrics)
@@ -87,6 +89,8 @@ class DemoSummary:
                 f"  churn AUC against the delayed outcomes: {early['auc']:.3f} on the first half of the stream, "
                 f"{late['auc']:.3f} on the second (it learned online from {self.labels_sent} labels)"
             )
+        unmatched = ", ".join(f"{r} {n}" for r, n in sorted(self.label_letters.items())) or "none"
+        lines.append(f"  churn labels: {self.labels_sent} sent, dead-lettered: {unmatched}")
         if self.agreement is not None:
             lines.append(f"  shadow 'no-login-rule' agreement with live, last window: {self.agreement:.1%}")
         if self.alerts:
@@ -114,10 +118,26 @@ def _customer_stream(rows: int, seed: int) -> tuple[list[Record], dict[str, bool
     return records, outcomes
 
 
+async def _start_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics`` now: what this run produces comes after it."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.broker, group_id=None)
+    await consumer.start()  # without a group, a subscribed consumer is assigned every partition
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
 async def _watch(
-    settings: Settings, summary: DemoSummary, outcomes: dict[str, bool], emit: Callable[[str], None]
+    settings: Settings,
+    summary: DemoSummary,
+    outcomes: dict[str, bool],
+    starts: dict[tuple[str, int], int],
+    emit: Callable[[str], None],
 ) -> None:
-    """Follow predictions, dead letters, alerts and reports; send each churn outcome after a delay."""
+    """Follow predictions, dead letters, alerts and reports of this run's inputs (a worker may also
+    replay older ones, e.g. after refusing a checkpoint); send each churn outcome after a delay."""
     topics = settings.topics
     consumer = AIOKafkaConsumer(
         topics.predictions, topics.dlq, topics.drift_alerts, topics.shadow_reports,
@@ -135,11 +155,16 @@ async def _watch(
             for tp, messages in batch.items():
                 for message in messages:
                     body = json.loads(message.value)
+                    source = body.get("source") or {}
+                    if source and source["offset"] < starts.get((source["topic"], source["partition"]), 0):
+                        continue  # an output of an earlier run, replayed
                     if tp.topic == topics.predictions:
                         _on_prediction(body, summary, outcomes, pending, now)
                         if now - last_shown >= 1.0:
                             last_shown = now
                             emit(_describe(body, summary))
+                    elif tp.topic == topics.dlq and body["source"]["topic"] == topics.labels:
+                        summary.label_letters[body["reason"]] += 1
                     elif tp.topic == topics.dlq and body.get("deployment"):
                         summary.dead_letters[body["deployment"]][body["reason"]] += 1
                     elif tp.topic == topics.drift_alerts:
@@ -246,7 +271,10 @@ async def _replay_and_watch(
     snapshots = read_records(sample_path("market_snapshots.jsonl"), key_column="symbol")
     summary.produced.update({"churn": len(customers), "market-direction": len(snapshots)})
     await _wait_for_topics(settings, worker)
-    watcher = asyncio.create_task(_watch(settings, summary, outcomes, emit))
+    starts = await _start_offsets(
+        settings, [CUSTOMERS_TOPIC, settings.topics.snapshots, settings.topics.labels]
+    )
+    watcher = asyncio.create_task(_watch(settings, summary, outcomes, starts, emit))
     await asyncio.sleep(2.0)  # the watcher reads from the end: let it join first
     emit(
         f"replaying {len(customers)} customer rows and {len(snapshots)} market snapshots at {rate_per_s:.0f}/s each ..."
