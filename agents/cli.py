@@ -205,9 +205,12 @@ def demo(port: int, rate: float) -> None:
 
 def _register_commands() -> None:
     from tracer.agents.cli_registry import models, promote
+    from tracer.agents.evaluate import analyze_command, eval_command
 
     main.add_command(models)
     main.add_command(promote)
+    main.add_command(eval_command, "eval")
+    main.add_command(analyze_command, "analyze")
 
 
 _register_commands()

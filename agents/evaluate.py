@@ -1,0 +1,412 @@
+"""``tracer eval`` and ``tracer analyze``: the jobs that need no broker.
+
+``tracer eval --blueprint ID [--param k=v] [--map input=column] [--gate metric>=value] FILE`` replays
+FILE through a fresh deployment with progressive validation (every row is scored before its label
+is learned, in time order; see :func:`tracer.online_models.replay.replay`), prints the metrics next to
+the SLO gates, writes a JSON report and exits:
+
+* 0 when every gate is met;
+* 1 when a gate is missed (a metric that is undefined on the data, such as AUC with one class, misses);
+* 2 when the command can't run: an unknown blueprint, parameter or metric, a bad value, a file it
+  can't read, or required inputs it can't find (the message names them and the columns looked for).
+
+Classifiers report AUC, accuracy, and precision and recall in the top 20% of scores; the default
+gates are seed 002's SLOs (``auc>=0.62``, ``precision@20>=0.58``, ``recall@20>=0.40``). Regressors and
+forecasters report MAE, RMSE and MAPE and have no default gate. ``--gate`` replaces the default gate of
+the same metric or adds one; ``<=`` gates suit error metrics (``--gate mape<=0.15``).
+
+``tracer analyze FILE...`` ranks the blueprints by how well the datasets fit them.
+
+Both commands are click objects that ``tracer.agents.cli`` registers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+
+from tracer import __version__
+from tracer.blueprints import registry
+from tracer.blueprints.base import ParamSpec, Task
+from tracer.blueprints.errors import MissingInputsError, TracerError
+from tracer.online_models import Deployment, ReplayReport
+from tracer.schemas import ParamValue
+
+__all__ = [
+    "DEFAULT_GATES",
+    "Gate",
+    "analyze_command",
+    "eval_command",
+    "evaluate_gates",
+    "parse_gate",
+    "parse_param",
+]
+
+Operator = Literal[">=", "<="]
+
+METRICS: dict[str, dict[str, str]] = {
+    "binary": {
+        "auc": "auc",
+        "roc_auc": "auc",
+        "accuracy": "accuracy",
+        "acc": "accuracy",
+        "logloss": "logloss",
+        "precision@20": "precision_at_20pct",
+        "precision@20%": "precision_at_20pct",
+        "p@20": "precision_at_20pct",
+        "precision_at_20pct": "precision_at_20pct",
+        "recall@20": "recall_at_20pct",
+        "recall@20%": "recall_at_20pct",
+        "r@20": "recall_at_20pct",
+        "recall_at_20pct": "recall_at_20pct",
+    },
+    "regression": {"mae": "mae", "rmse": "rmse", "mape": "mape"},
+}
+"""Names a gate may use (lower case) -> the metric's key in a replay report, per kind of task."""
+GATE_NAMES = {
+    "binary": ("auc", "accuracy", "logloss", "precision@20", "recall@20"),
+    "regression": ("mae", "rmse", "mape"),
+}
+"""The names error messages suggest."""
+
+SHOWN: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "binary": (
+        ("auc", "AUC", "{:.4f}"),
+        ("accuracy", "accuracy", "{:.4f}"),
+        ("precision_at_20pct", "precision@20%", "{:.4f}"),
+        ("recall_at_20pct", "recall@20%", "{:.4f}"),
+        ("logloss", "log loss", "{:.4f}"),
+        ("positive_rate", "positive rate", "{:.4f}"),
+    ),
+    "regression": (
+        ("mae", "MAE", "{:.4g}"),
+        ("rmse", "RMSE", "{:.4g}"),
+        ("mape", "MAPE", "{:.2%}"),
+    ),
+}
+"""The metrics the table shows, in order: report key, label, format."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An SLO gate: ``metric op threshold``, with ``metric`` a report key such as ``precision_at_20pct``."""
+
+    metric: str
+    op: Operator
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.threshold:g}"
+
+    def passes(self, value: float | None) -> bool:
+        """Whether ``value`` meets the gate; an undefined value never does."""
+        if value is None or not math.isfinite(value):
+            return False
+        return value >= self.threshold if self.op == ">=" else value <= self.threshold
+
+
+DEFAULT_GATES: dict[str, tuple[Gate, ...]] = {
+    "binary": (
+        Gate("auc", ">=", 0.62),
+        Gate("precision_at_20pct", ">=", 0.58),
+        Gate("recall_at_20pct", ">=", 0.40),
+    ),
+    "regression": (),
+}
+"""Seed 002's SLO gates for classifiers; none for regression and forecasts."""
+
+
+class UsageProblem(click.ClickException):
+    """The command can't run as asked (exit code 2); the message says what to change."""
+
+    exit_code = 2
+
+
+def _kind(task: Task) -> str:
+    return "binary" if task == "binary" else "regression"
+
+
+# -- parsing the options -----------------------------------------------------------------------------
+
+
+def _split_pair(text: str, option: str, example: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise UsageProblem(f"{option} {text!r}: expected NAME=VALUE, e.g. {option} {example}")
+    return name.strip(), value.strip()
+
+
+def _coerce(text: str, spec: ParamSpec) -> ParamValue:
+    """``text`` as the type of the parameter's allowed values (or its default's type)."""
+    if spec.allowed is not None:
+        for allowed in spec.allowed:
+            if str(allowed) == text:
+                return allowed
+        for allowed in spec.allowed:
+            if isinstance(allowed, int | float) and not isinstance(allowed, bool):
+                try:
+                    if float(text) == float(allowed):
+                        return allowed
+                except ValueError:
+                    break
+        return text  # resolve_params names the allowed values
+    default = spec.default
+    try:
+        if isinstance(default, bool):
+            lowered = text.lower()
+            if lowered in ("true", "yes", "1", "on"):
+                return True
+            if lowered in ("false", "no", "0", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        raise UsageProblem(
+            f"--param {spec.name}={text}: expected {type(default).__name__} (default {default!r})"
+        ) from None
+    return text
+
+
+def parse_param(text: str, specs: Sequence[ParamSpec], blueprint_id: str) -> tuple[str, ParamValue]:
+    """``k=v`` typed by the blueprint's ParamSpec ``k`` (``"300"`` -> ``300`` for an int parameter).
+
+    >>> from tracer.blueprints.price_movement import PriceMovement
+    >>> parse_param("horizonSeconds=300", PriceMovement.parameters, "price_movement")
+    ('horizonSeconds', 300)
+    """
+    name, value = _split_pair(text, "--param", "predictionWindow=60_days")
+    by_name = {spec.name: spec for spec in specs}
+    if name not in by_name:
+        known = ", ".join(by_name) or "none"
+        raise UsageProblem(f"{blueprint_id}: unknown parameter {name!r}; known: {known}")
+    return name, _coerce(value, by_name[name])
+
+
+def parse_gate(text: str, task: Task) -> Gate:
+    """``metric>=value`` or ``metric<=value``, the metric named as the table names it or by its report key.
+
+    >>> parse_gate("P@20>=0.5", "binary")
+    Gate(metric='precision_at_20pct', op='>=', threshold=0.5)
+    """
+    for op in (">=", "<="):
+        name, sep, value = text.partition(op)
+        if sep:
+            break
+    else:
+        raise UsageProblem(f"--gate {text!r}: expected METRIC>=VALUE or METRIC<=VALUE, e.g. --gate auc>=0.62")
+    names = METRICS[_kind(task)]
+    metric = names.get(name.strip().lower())
+    if metric is None:
+        known = ", ".join(GATE_NAMES[_kind(task)])
+        raise UsageProblem(
+            f"--gate {text!r}: no metric {name.strip()!r} for a {task} blueprint; use one of {known}"
+        )
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise UsageProblem(f"--gate {text!r}: {value.strip()!r} is not a number") from None
+    if not math.isfinite(threshold):
+        raise UsageProblem(f"--gate {text!r}: the threshold must be finite")
+    return Gate(metric, ">=" if op == ">=" else "<=", threshold)
+
+
+def _gates(overrides: Sequence[str], task: Task) -> list[Gate]:
+    """The default gates of the task, each replaced by an override of the same metric; new ones appended."""
+    gates = {gate.metric: gate for gate in DEFAULT_GATES[_kind(task)]}
+    for text in overrides:
+        gate = parse_gate(text, task)
+        gates[gate.metric] = gate
+    return list(gates.values())
+
+
+def evaluate_gates(gates: Sequence[Gate], metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Each gate with the measured value (None when undefined) and whether it passed.
+
+    >>> evaluate_gates([Gate("auc", ">=", 0.62)], {"auc": 0.7})
+    [{'metric': 'auc', 'op': '>=', 'threshold': 0.62, 'value': 0.7, 'passed': True}]
+    """
+    results = []
+    for gate in gates:
+        value = metrics.get(gate.metric)
+        results.append({**asdict(gate), "value": value, "passed": gate.passes(value)})
+    return results
+
+
+# -- running and reporting ---------------------------------------------------------------------------
+
+
+def _progress(bar: Any, total: int) -> Callable[[int, int], None]:
+    """A replay progress callback that moves ``bar`` at most ~200 times, whatever the row count."""
+    step = max(1, total // 200)
+    shown = 0
+
+    def update(done: int, _total: int) -> None:
+        nonlocal shown
+        if done - shown >= step or done >= total:
+            bar.update(done - shown)
+            shown = done
+
+    return update
+
+
+def _table(report: ReplayReport, task: Task, gate_results: Sequence[dict[str, Any]]) -> str:
+    """The metrics the task shows (and any other gated one), each with its gate and verdict."""
+    shown = {key: (label, fmt) for key, label, fmt in SHOWN[_kind(task)]}
+    by_metric = {result["metric"]: result for result in gate_results}
+    rows: list[tuple[str, ...]] = [("metric", "value", "gate", "result")]
+    for key in [*shown, *(metric for metric in by_metric if metric not in shown)]:
+        label, fmt = shown.get(key, (key, "{:.4g}"))
+        value, result = report.metrics.get(key), by_metric.get(key)
+        if value is None and result is None:
+            continue
+        cell = "undefined" if value is None else fmt.format(value)
+        if result is None:
+            rows.append((label, cell, "", ""))
+        else:
+            verdict = "pass" if result["passed"] else "FAIL"
+            rows.append((label, cell, f"{result['op']} {result['threshold']:g}", verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def _summary(report: ReplayReport, file: Path) -> str:
+    errors = ""
+    if report.n_errors:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(report.errors_by_reason.items()))
+        errors = f", {report.n_errors} dead-lettered ({reasons})"
+    return (
+        f"{report.blueprint} on {file.name}: {report.n_rows} rows, {report.n_scored} scored, "
+        f"{report.n_learned} labels learned{errors}, in {report.seconds:.2f} s"
+    )
+
+
+@click.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--blueprint", "blueprint_id", required=True, help="Blueprint id, e.g. customer_churn.")
+@click.option("--param", "params", multiple=True, metavar="K=V", help="A blueprint parameter (repeatable).")
+@click.option(
+    "--map", "mappings", multiple=True, metavar="INPUT=COLUMN",
+    help="Read blueprint input INPUT from COLUMN where synonyms don't find it (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--gate", "gate_texts", multiple=True, metavar="METRIC>=VALUE",
+    help="Override or add an SLO gate, e.g. auc>=0.7 or mape<=0.15 (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Where the JSON report goes [default: reports/eval-<blueprint>.json].",
+)  # fmt: skip
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Rows scored together by the model as of the batch start, as the stream does.",
+)  # fmt: skip
+@click.option("--seed", type=int, default=42, show_default=True, help="Model seed.")
+def eval_command(
+    file: Path,
+    blueprint_id: str,
+    params: tuple[str, ...],
+    mappings: tuple[str, ...],
+    gate_texts: tuple[str, ...],
+    report_path: Path | None,
+    batch_size: int,
+    seed: int,
+) -> None:
+    """Progressive validation of a blueprint on FILE (csv, parquet or jsonl), with SLO gates.
+
+    Exits 0 when every gate is met, 1 when one is missed, 2 when the evaluation can't run.
+    """
+    from tracer.blueprints.inputs import resolve_columns
+    from tracer.blueprints.profiling import load_dataset
+
+    try:
+        blueprint = registry.get(blueprint_id)
+        given = dict(parse_param(text, blueprint.parameters, blueprint.id) for text in params)
+        mapping = dict(_split_pair(text, "--map", "last_activity_date=last_seen") for text in mappings)
+        gates = _gates(gate_texts, blueprint.task)
+        frame = load_dataset(file)
+        resolve_columns(blueprint, frame.columns, mapping)  # missing inputs fail before the progress bar
+        deployment: Deployment[Any] = Deployment(blueprint, given, column_mapping=mapping, seed=seed)
+        with click.progressbar(
+            length=len(frame), label=f"{blueprint.id} ← {file.name}", file=sys.stderr
+        ) as bar:
+            report = deployment.replay(frame, batch_size=batch_size, progress=_progress(bar, len(frame)))
+    except MissingInputsError as error:
+        inputs = " ".join(f"--map {name}=<column>" for name in error.missing)
+        raise UsageProblem(f"{error}\nOn the command line: {inputs}") from error
+    except TracerError as error:
+        raise UsageProblem(str(error)) from error
+    except (OSError, ValueError) as error:
+        raise UsageProblem(f"{file}: {type(error).__name__}: {error}") from error
+
+    gate_results = evaluate_gates(gates, report.metrics)
+    passed = all(result["passed"] for result in gate_results)
+    path = report_path or Path("reports") / f"eval-{blueprint.id}.json"
+    document = {
+        "tracer_version": __version__,
+        "blueprint": blueprint.id,
+        "task": blueprint.task,
+        "file": str(file),
+        "params": deployment.params,
+        "column_mapping": mapping,
+        "batch_size": batch_size,
+        "seed": seed,
+        "rows": report.n_rows,
+        "scored": report.n_scored,
+        "learned": report.n_learned,
+        "errors": report.n_errors,
+        "errors_by_reason": report.errors_by_reason,
+        "example_errors": list(report.example_errors),
+        "metrics": report.metrics,
+        "gates": gate_results,
+        "passed": passed,
+        "seconds": round(report.seconds, 3),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+    click.echo(_summary(report, file))
+    click.echo(_table(report, blueprint.task, gate_results))
+    if not report.n_learned:
+        label = blueprint.label.column
+        hint = f" (label column {label.name!r}, or one of: {', '.join(label.synonyms)})" if label else ""
+        click.echo(f"No labels were learned: FILE has no usable outcome{hint}.")
+    missed = [r for r in gate_results if not r["passed"]]
+    verdict = "PASS" if passed else f"FAIL: {len(missed)} of {len(gate_results)} gates missed"
+    click.echo(f"{verdict}; report written to {path}")
+    sys.exit(0 if passed else 1)
+
+
+@click.command("analyze")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON instead of a table.")
+def analyze_command(files: tuple[Path, ...], as_json: bool) -> None:
+    """Rank the blueprints by how well FILES (csv, parquet or jsonl) fit them, best first."""
+    from tracer.blueprints.analysis import analyze, load_dataset, render_table
+
+    try:
+        frames = {file.name: load_dataset(file) for file in files}
+    except TracerError as error:
+        raise UsageProblem(str(error)) from error
+    except (OSError, ValueError) as error:
+        raise UsageProblem(f"{type(error).__name__}: {error}") from error
+    suggestions = analyze(frames)
+    if as_json:
+        click.echo(json.dumps([s.model_dump(mode="json") for s in suggestions], indent=2))
+    else:
+        click.echo(render_table(suggestions))
