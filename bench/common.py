@@ -1,0 +1,118 @@
+"""Helpers the benchmark scripts share: timing, tables, verdicts, ports and process memory.
+
+The scripts import it as ``common`` (``python bench/quality.py`` puts ``bench/`` on the path).
+Benchmarks print measured figures next to their targets; they never assert.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = [
+    "best_of",
+    "free_port_pair",
+    "percentile",
+    "print_table",
+    "process_memory_mb",
+    "verdict",
+]
+
+
+def best_of(runs: int, work: Callable[[], object]) -> float:
+    """The shortest wall time of ``runs`` calls of ``work``, in seconds (the least disturbed run)."""
+    best = math.inf
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def verdict(met: bool | None) -> str:
+    """PASS / FAIL for a target, blank for a figure shown for context only."""
+    return "" if met is None else ("PASS" if met else "FAIL")
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]], note: str = "") -> None:
+    """A fixed-width table with a title line; numbers are right-aligned, text left-aligned."""
+    cells = [[str(cell) for cell in header]] + [[_cell(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [all(_looks_numeric(row[i]) for row in cells[1:] if row[i]) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        parts = [
+            cell.rjust(w) if num else cell.ljust(w) for cell, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rendered = [line(row) for row in cells]
+    width = max(len(text) for text in rendered)
+    print(f"\n{title}\n{'=' * max(width, len(title))}")
+    print(rendered[0])
+    print("-" * width)
+    for text in rendered[1:]:
+        print(text)
+    if note:
+        print(note)
+
+
+def _looks_numeric(text: str) -> bool:
+    """A number, possibly with thousands separators, a sign, a % or an x: right-aligned."""
+    try:
+        float(text.replace(",", "").rstrip("%x"))
+    except ValueError:
+        return text == "n/a"
+    return True
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        magnitude = abs(value)
+        if magnitude >= 1000:
+            return f"{value:,.0f}"
+        if magnitude >= 100:
+            return f"{value:.1f}"
+        return f"{value:.4f}" if magnitude < 10 else f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct`` percentile (0..100) by linear interpolation; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def free_port_pair() -> int:
+    """A port P such that P and P+1 (a local broker's controller port) are both free on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports on 127.0.0.1")
+
+
+def process_memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of process ``pid`` from /proc (``VmHWM``: peak resident set; ``VmRSS``: now), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024.0
+    return math.nan
