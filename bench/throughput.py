@@ -1,0 +1,742 @@
+"""Streaming throughput, latency and memory: a Tracer worker against its limits and a peer, on one broker.
+
+Run from the repository root (about 6-8 minutes on a 2-core machine; needs Java 17, the cached Kafka
+jars and the ``bench`` extra for Quix Streams)::
+
+    .venv/bin/python bench/throughput.py [--events 50000] [--no-profile] [--no-quix]
+
+One local Kafka 4.1.1 broker (``LocalKafka``, a free port, its own data folder in a temporary
+directory) serves every contender, and every contender reads the same events: ``--events`` customer
+rows from ``CustomerChurn.sample`` (with inline ``churned`` labels) and as many market snapshots from
+``PriceMovement.sample``. The load is written by a separate process (``tracer produce``), before a
+contender starts (the backlog, for the maximum rate) or paced while it runs (for latency).
+
+Contenders, each in its own process except (c):
+
+(a) a ``tracer worker`` with a deployments file: ``customer_churn`` with inline labels; separately
+    ``price_movement`` self-labelled on snapshots. Rate: predictions from the first to the last
+    (their ``ts``, the worker's publish time). Latency: at a fixed offered rate of half that maximum,
+    the source producer's timestamp to the broker's append time of the prediction (its topic is
+    created with ``LogAppendTime``), so it includes routing, scoring and delivery. Peak RSS: VmHWM.
+(b) a bare aiokafka ``getmany`` -> ``send_batch`` relay: the transport limit of one hop.
+(c) the blueprint's River pipeline alone, in this process, on the same records' features: predict +
+    learn per event, and ``predict_many``/``learn_many`` in batches of 500 (the compute limit); and,
+    for context, Tracer's core without Kafka (``LiveDeployment.process`` in blocks of 256 on the
+    raw message bytes).
+(d) a Quix Streams application doing ``Deployment.score`` + ``learn_from`` per event with the same
+    blueprint, publishing a prediction per event: the peer.
+(e) one ``tracer worker`` with 25 ``customer_churn`` deployments on one topic (each row fans out to
+    all 25), for its peak RSS.
+
+Then the Tracer worker is profiled with py-spy on the churn backlog (a separate pass, so the
+measured figures above carry no sampling overhead) and the hot spots are printed. Figures are
+printed next to their targets; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from common import free_port_pair, percentile, print_table, process_memory_mb, verdict
+
+from tracer.agents.kafka_local import LocalKafka
+from tracer.agents.topics import ensure_topics
+from tracer.blueprints.base import Blueprint, Features
+from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.price_movement import PriceMovement
+from tracer.online_models import Deployment, Scored
+from tracer.online_models.live import LiveDeployment, RoutedEvent
+from tracer.schemas import DeploymentSpec, SourceOffset
+
+PARTITIONS = 4
+LATENCY_SECONDS = 10.0
+"""How long the paced (half-rate) load runs for the latency figures."""
+MULTI_DEPLOYMENTS = 25
+PHASE_TIMEOUT_S = 240.0
+STALL_S = 20.0
+"""A phase whose output stops growing for this long, short of its target, is reported and ended."""
+TARGET_VS_QUIX = 1.5
+TARGET_VS_LIMITS = 0.8
+TARGET_P99_MS = 50.0
+TARGET_RSS_MB = 300.0
+RSS_MARK = "peak-rss-mb="
+"""A role process prints its own VmHWM after this mark when it ends."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One kind of event: its blueprint, the deployment that reads it, and its files and topic."""
+
+    name: str
+    blueprint: type[Blueprint[Any, Any]]
+    topic: str
+    key: str
+    spec: dict[str, Any]
+    backlog: Path
+    paced: Path
+    paced_rows: int
+
+
+@dataclass
+class Figures:
+    """One contender's measured figures (NaN where not measured)."""
+
+    contender: str
+    events: int = 0
+    events_per_s: float = math.nan
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    rss_mb: float = math.nan
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> list[Any]:
+        """The printed cells."""
+        return [
+            self.contender,
+            self.events,
+            self.events_per_s,
+            self.p50_ms,
+            self.p99_ms,
+            self.rss_mb,
+            self.note,
+        ]
+
+
+# == data ================================================================================================
+
+
+def _json_rows(frame: pd.DataFrame) -> list[bytes]:
+    """One JSON object per row, NaN as null (valid JSON for every consumer)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [json.dumps(row).encode() for row in clean.to_dict("records")]
+
+
+def prepare_data(work: Path, events: int) -> list[Workload]:
+    """Write each workload's backlog and paced-load files (JSON lines) and describe its deployment."""
+    extra = 30_000
+    workloads = []
+    for name, blueprint, topic, key, spec in (
+        ("customer_churn", CustomerChurn, "bench.customers", "cust_id",
+         {"labels": {"mode": "inline", "field": "churned"}}),
+        ("price_movement", PriceMovement, "bench.snapshots", "symbol", {"labels": {"mode": "self"}}),
+    ):  # fmt: skip
+        rows = _json_rows(blueprint().sample(events + extra, seed=1))
+        backlog, paced = work / f"{name}.backlog.jsonl", work / f"{name}.paced.jsonl"
+        backlog.write_bytes(b"\n".join(rows[:events]) + b"\n")
+        paced.write_bytes(b"\n".join(rows[events:]) + b"\n")
+        full_spec = {"id": name.replace("_", "-"), "blueprint": name, "input_topics": [topic], "key_field": key,
+                     **spec}  # fmt: skip
+        workloads.append(Workload(name, blueprint, topic, key, full_spec, backlog, paced, extra))
+    return workloads
+
+
+# == Kafka helpers =======================================================================================
+
+
+async def end_offsets(broker: str, topic: str) -> dict[int, int]:
+    """Each partition's end offset (empty while the topic doesn't exist)."""
+    # Subscribed without a group, a consumer is assigned every partition on start: the reliable way to
+    # learn them (aiokafka's partitions_for_topic is None for a topic it wasn't asked about).
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
+                                metadata_max_age_ms=1000)  # fmt: skip
+    try:
+        await consumer.start()
+        partitions = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_range(broker: str, topic: str, starts: dict[int, int], ends: dict[int, int]) -> list[Any]:
+    """Every record of ``topic`` from ``starts`` (per partition; 0 if absent) up to ``ends``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        wanted = {TopicPartition(topic, p): end for p, end in ends.items() if end > starts.get(p, 0)}
+        if not wanted:
+            return records
+        consumer.assign(list(wanted))
+        for tp in wanted:
+            consumer.seek(tp, starts.get(tp.partition, 0))
+        remaining = dict(wanted)
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for tp, messages in batch.items():
+                end = wanted[tp]
+                records.extend(m for m in messages if m.offset < end)
+                if messages and messages[-1].offset >= end - 1:
+                    remaining.pop(tp, None)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_total(
+    broker: str, topics: Sequence[str], target: int, process: subprocess.Popen[bytes] | None, what: str
+) -> bool:
+    """Poll until the end offsets of ``topics`` add up to ``target``.
+
+    False (with a line saying why) when the process dies, when the total stops growing for
+    ``STALL_S`` after it started, or after ``PHASE_TIMEOUT_S``: a benchmark reports a shortfall, it
+    doesn't hang on one.
+    """
+    started = time.monotonic()
+    last_total, last_change = -1, started
+    while time.monotonic() - started < PHASE_TIMEOUT_S:
+        total = 0
+        for topic in topics:
+            total += sum((await end_offsets(broker, topic)).values())
+        if total >= target:
+            return True
+        if process is not None and process.poll() is not None:
+            print(f"  ! {what}: the process exited with code {process.returncode} at {total:,}/{target:,}")
+            return False
+        if total != last_total:
+            last_total, last_change = total, time.monotonic()
+        elif total and time.monotonic() - last_change >= STALL_S:
+            print(f"  ! {what}: stuck at {total:,}/{target:,} for {STALL_S:.0f} s")
+            return False
+        await asyncio.sleep(0.5)
+    print(f"  ! {what}: timed out after {PHASE_TIMEOUT_S:.0f} s at {last_total:,}/{target:,}")
+    return False
+
+
+def tracer_cli() -> list[str]:
+    """The ``tracer`` command of this virtualenv."""
+    script = Path(sys.executable).with_name("tracer")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracer.agents.cli"]
+
+
+def produce(
+    broker: str, file: Path, topic: str, key: str, log: Path, rate: float | None = None
+) -> subprocess.Popen[bytes]:
+    """``tracer produce`` in its own process: the load never shares a process with a contender."""
+    command = [*tracer_cli(), "produce", str(file), "--topic", topic, "--key", key, "--broker", broker]
+    if rate:
+        command += ["--rate", f"{rate:.0f}"]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it hangs; only ever our own child."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# == (a) and (e): Tracer workers ========================================================================
+
+
+@dataclass
+class Worker:
+    """A running ``tracer worker`` and where its topics live."""
+
+    process: subprocess.Popen[bytes]
+    prefix: str
+    log: Path
+
+    @property
+    def predictions(self) -> str:
+        """Its predictions topic."""
+        return f"{self.prefix}tracer.predictions"
+
+    @property
+    def dlq(self) -> str:
+        """Its dead-letter topic."""
+        return f"{self.prefix}tracer.dlq"
+
+
+async def start_worker(broker: str, work: Path, name: str, specs: list[dict[str, Any]]) -> Worker:
+    """A ``tracer worker`` subprocess with its own topic prefix, data folder and app id.
+
+    Its predictions topic is created first with ``message.timestamp.type=LogAppendTime``, so each
+    prediction carries the broker's append time (the worker leaves existing topics alone); its
+    dead-letter topic too, so it can be watched from the start.
+    """
+    prefix = f"{name}."
+    predictions = f"{prefix}tracer.predictions"
+    await ensure_topics(broker, {predictions: PARTITIONS, f"{prefix}tracer.dlq": PARTITIONS},
+                        configs={predictions: {"message.timestamp.type": "LogAppendTime"}})  # fmt: skip
+    deployments = work / f"{name}.deployments.yaml"
+    deployments.write_text(yaml.safe_dump({"deployments": specs}))
+    env = {**os.environ, "TRACER_TOPIC_PREFIX": prefix, "TRACER_DATA_DIR": str(work / f"{name}.data"),
+           "TRACER_CHECKPOINT_SECRET": "bench-secret-0123456789abcdef"}  # fmt: skip
+    log = work / f"{name}.worker.log"
+    command = [*tracer_cli(), "worker", "--deployments", str(deployments), "--app-id", f"bench-{name}",
+               "--web-port", str(free_port_pair()), "--broker", broker]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return Worker(process, prefix, log)
+
+
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-1500:] if path.exists() else ""
+
+
+async def tracer_worker(broker: str, work: Path, load: Workload, events: int) -> tuple[Figures, float]:
+    """(a): the backlog at full speed, then half that rate for latency; returns the figures and the max rate."""
+    figures = Figures(f"(a) Tracer worker, {load.name}")
+    worker = await start_worker(broker, work, f"a-{load.name}", [load.spec])
+    max_rate = math.nan
+    try:
+        complete = await wait_for_total(
+            broker, [worker.predictions, worker.dlq], events, worker.process, figures.contender
+        )
+        ends = await end_offsets(broker, worker.predictions)
+        records = await read_range(broker, worker.predictions, {}, ends)
+        stamps = [json.loads(r.value)["ts"] for r in records]
+        dead = sum((await end_offsets(broker, worker.dlq)).values())
+        figures.events = len(stamps)
+        figures.note = f"{dead} dead letters"
+        if len(stamps) > 1:
+            max_rate = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
+            figures.events_per_s = max_rate
+        if not complete:
+            figures.note += (
+                f"; SHORT: {events - len(stamps) - dead:,} events neither predicted nor dead-lettered"
+            )
+            print(_log_tail(worker.log))
+            figures.rss_mb = process_memory_mb(worker.process.pid)
+            return figures, max_rate
+
+        rate = max_rate / 2.0
+        paced_rows = min(load.paced_rows, int(rate * LATENCY_SECONDS))
+        paced_file = work / f"{load.name}.paced.{paced_rows}.jsonl"
+        paced_file.write_bytes(b"".join(load.paced.read_bytes().splitlines(keepends=True)[:paced_rows]))
+        producer = produce(broker, paced_file, load.topic, load.key, work / "produce.log", rate=rate)
+        done = await wait_for_total(broker, [worker.predictions, worker.dlq], events + paced_rows,
+                                    worker.process, f"{figures.contender} at half rate")  # fmt: skip
+        producer.wait(timeout=PHASE_TIMEOUT_S)
+        if done:
+            later = await read_range(
+                broker, worker.predictions, ends, await end_offsets(broker, worker.predictions)
+            )
+            latencies = []
+            for record in later:
+                value = json.loads(record.value)
+                source_ms = value["ts"] - value["latency_ms"]
+                latencies.append(float(record.timestamp - source_ms))
+            figures.p50_ms, figures.p99_ms = percentile(latencies, 50), percentile(latencies, 99)
+            figures.note += f"; latency at {rate:,.0f}/s over {len(latencies):,} events"
+        figures.rss_mb = process_memory_mb(worker.process.pid)
+        return figures, max_rate
+    finally:
+        stop_process(worker.process)
+
+
+async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
+    """(e): 25 churn deployments on one topic: each row fans out to every deployment.
+
+    Every event must end as a prediction or a dead letter; a shortfall is reported in the note,
+    with the deployments it hit.
+    """
+    rows_per = 2000
+    topic = "bench.customers25"
+    figures = Figures(f"(e) Tracer worker, {MULTI_DEPLOYMENTS} churn deployments")
+    await ensure_topics(broker, {topic: PARTITIONS})
+    subset = work / "customers25.jsonl"
+    subset.write_bytes(b"".join(load.backlog.read_bytes().splitlines(keepends=True)[:rows_per]))
+    producer = produce(broker, subset, topic, load.key, work / "produce.log")
+    producer.wait(timeout=PHASE_TIMEOUT_S)
+    specs = [{**load.spec, "id": f"churn-{i:02d}", "input_topics": [topic]} for i in range(MULTI_DEPLOYMENTS)]
+    worker = await start_worker(broker, work, "e-many", specs)
+    try:
+        expected = rows_per * MULTI_DEPLOYMENTS
+        await wait_for_total(
+            broker, [worker.predictions, worker.dlq], expected, worker.process, figures.contender
+        )
+        figures.rss_mb = process_memory_mb(worker.process.pid)
+        records = await read_range(
+            broker, worker.predictions, {}, await end_offsets(broker, worker.predictions)
+        )
+        values = [json.loads(r.value) for r in records]
+        dead = sum((await end_offsets(broker, worker.dlq)).values())
+        per = Counter(value["deployment"] for value in values)
+        short = {
+            spec["id"]: rows_per - per.get(spec["id"], 0)
+            for spec in specs
+            if per.get(spec["id"], 0) < rows_per
+        }
+        figures.events = len(values)
+        if len(values) > 1:
+            stamps = [value["ts"] for value in values]
+            figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
+        figures.note = f"{rows_per:,} rows x {len(specs)} deployments, {dead} dead letters"
+        if short and dead < sum(short.values()):
+            missing = sum(short.values()) - dead
+            figures.note += f"; {missing:,} events LOST (neither predicted nor dead-lettered): " + ", ".join(
+                f"{name} -{n}" for name, n in sorted(short.items())
+            )
+        return figures
+    finally:
+        stop_process(worker.process)
+
+
+# == (b) the relay, (d) Quix: roles run in their own process ============================================
+
+
+async def relay_role(broker: str, source: str, sink: str, count: int) -> None:
+    """(b): getmany -> send_batch per partition, bytes as they are, until ``count`` messages are relayed."""
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=broker, group_id=f"relay-{source}", enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5, max_batch_size=262_144)
+    await consumer.start()
+    await producer.start()
+    relayed = 0
+    try:
+        while relayed < count:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            sends = []
+            for tp, messages in batch.items():
+                builder = producer.create_batch()
+                for message in messages:
+                    if builder.append(key=message.key, value=message.value, timestamp=None) is None:
+                        sends.append(await producer.send_batch(builder, sink, partition=tp.partition))
+                        builder = producer.create_batch()
+                        builder.append(key=message.key, value=message.value, timestamp=None)
+                sends.append(await producer.send_batch(builder, sink, partition=tp.partition))
+                relayed += len(messages)
+            await asyncio.gather(*sends)
+            if batch:
+                await consumer.commit()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
+
+
+def quix_role(broker: str, source: str, sink: str, blueprint_id: str, count: int, state_dir: str) -> None:
+    """(d): a Quix Streams app: per event, ``Deployment.score`` + ``learn_from`` and a prediction out."""
+    from quixstreams import Application
+
+    from tracer.blueprints import registry
+
+    logging.getLogger("quixstreams").setLevel(logging.WARNING)
+    blueprint = registry.get(blueprint_id)
+    deployment: Deployment[Any] = Deployment(blueprint)
+    app = Application(broker_address=broker, consumer_group=f"quix-{source}", auto_offset_reset="earliest",
+                      state_dir=state_dir, loglevel="WARNING", use_changelog_topics=False)  # fmt: skip
+    inputs = app.topic(source, value_deserializer="json")
+    outputs = app.topic(sink, value_serializer="json")
+    seen = 0
+
+    def score(row: dict[str, Any], key: Any, timestamp: int, headers: Any) -> dict[str, Any]:
+        nonlocal seen
+        scored: Scored[Any] = deployment.score(row)
+        deployment.learn_from([scored])
+        now = int(time.time() * 1000)
+        seen += 1
+        if seen >= count:
+            app.stop()
+        return {"deployment": blueprint_id, "key": scored.key, "output": scored.output.model_dump(mode="json"),
+                "latency_ms": now - timestamp, "ts": now}  # fmt: skip
+
+    app.dataframe(inputs).apply(score, metadata=True).to_topic(outputs)
+    app.run()
+    print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
+
+
+async def subprocess_contender(
+    broker: str, work: Path, label: str, role: list[str], sink: str, count: int, ts_of: Callable[[Any], float]
+) -> Figures:
+    """Run a role in its own process; rate from the first to the last output (``ts_of`` each record)."""
+    figures = Figures(label)
+    await ensure_topics(broker, {sink: PARTITIONS})
+    log = work / f"{sink}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *role], stdout=out,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        if await wait_for_total(broker, [sink], count, process, label):
+            records = await read_range(broker, sink, {}, await end_offsets(broker, sink))
+            stamps = [ts_of(r) for r in records]
+            figures.events = len(stamps)
+            figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
+        else:
+            print(_log_tail(log))
+        process.wait(timeout=60)
+        marks = [line for line in log.read_text(errors="replace").splitlines() if line.startswith(RSS_MARK)]
+        figures.rss_mb = float(marks[-1][len(RSS_MARK) :]) if marks else math.nan
+        return figures
+    finally:
+        stop_process(process)
+
+
+# == (c) compute limits, in this process =================================================================
+
+
+def compute_limits(load: Workload, events: int) -> list[Figures]:
+    """(c): the River pipeline alone (per event; batches of 500), and Tracer's core without Kafka."""
+    values = load.backlog.read_bytes().splitlines()[:events]
+    rows = [json.loads(v) for v in values]
+    deployment: Deployment[Any] = Deployment(load.blueprint)
+    pairs: list[tuple[Features, float]] = []
+    for start in range(0, len(rows), 256):  # the features and labels, exactly as the stream learns them
+        scored = [s for s in deployment.score_many(rows[start : start + 256]) if isinstance(s, Scored)]
+        pairs += [(captured.features, y) for captured, y in deployment.learn_from(scored)]
+    blueprint = load.blueprint()
+    params = blueprint.resolve_params()
+
+    model = blueprint.make_model(params, seed=42)
+    started = time.perf_counter()
+    for x, y in pairs:
+        model.predict_one(x)
+        model.learn_one(x, y)
+    per_event = Figures(f"(c) River pipeline alone, {load.name}, per event", len(pairs),
+                        len(pairs) / (time.perf_counter() - started), note="predict_one + learn_one")  # fmt: skip
+
+    model = blueprint.make_model(params, seed=42)
+    frames = [(pd.DataFrame.from_records([x for x, _ in pairs[i : i + 500]]), [y for _, y in pairs[i : i + 500]])
+              for i in range(0, len(pairs), 500)]  # fmt: skip
+    started = time.perf_counter()
+    for frame, ys in frames:
+        model.predict_many(frame)  # type: ignore[attr-defined]
+        model.learn_many(frame, ys)  # type: ignore[attr-defined]
+    learns = (
+        "learn_many"
+        if getattr(model, "mini_batch_learning", True)
+        else "learn_many (row by row: the blueprint's choice)"
+    )
+    batched = Figures(f"(c) River pipeline alone, {load.name}, batches of 500", len(pairs),
+                      len(pairs) / (time.perf_counter() - started), note=f"predict_many + {learns}")  # fmt: skip
+
+    live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
+    events_in = [
+        RoutedEvent(v, None, SourceOffset(topic=load.topic, partition=0, offset=i), 0)
+        for i, v in enumerate(values)
+    ]
+    started = time.perf_counter()
+    for start in range(0, len(events_in), 256):
+        live.process(events_in[start : start + 256], now_ms=int(time.time() * 1000))
+    core = Figures(f"(c') Tracer core without Kafka, {load.name}", len(values),
+                   len(values) / (time.perf_counter() - started), note="LiveDeployment.process, blocks of 256")  # fmt: skip
+    return [per_event, batched, core]
+
+
+# == the profile =========================================================================================
+
+
+async def profile_worker(broker: str, work: Path, load: Workload, events: int) -> list[list[Any]]:
+    """py-spy on a fresh worker consuming the churn backlog, attached once it predicts (so start-up
+    imports stay out); the hot spots by own and total time."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    if not py_spy.exists():
+        print("  (no py-spy in the virtualenv: .venv/bin/pip install py-spy; profile skipped)")
+        return []
+    worker = await start_worker(broker, work, "p-profile", [load.spec])
+    await wait_for_total(
+        broker, [worker.predictions], 1, worker.process, "profiled worker's first prediction"
+    )
+    raw = work / "profile.txt"
+    sampler = subprocess.Popen([str(py_spy), "record", "--pid", str(worker.process.pid), "--rate", "200",
+                                "--format", "raw", "--output", str(raw), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        total = sum((await end_offsets(broker, load.topic)).values())
+        await wait_for_total(
+            broker, [worker.predictions, worker.dlq], total, worker.process, "profiled worker"
+        )
+    finally:
+        sampler.send_signal(signal.SIGINT)
+        try:
+            sampler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+        stop_process(worker.process)
+    return hot_spots(raw) if raw.exists() else []
+
+
+def _function(frame: str) -> str:
+    """``name (path:line)`` -> ``name (short path)``."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"
+
+
+def hot_spots(raw: Path, top: int = 12) -> list[list[Any]]:
+    """Own-time and total-time shares of the functions in py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_function(f) for f in stack.split(";") if " (" in f]
+        if not frames:
+            continue
+        samples += count
+        own[frames[-1]] += count
+        for function in set(frames):
+            inclusive[function] += count
+    rows: list[list[Any]] = []
+    for (own_name, own_count), (total_name, total_count) in zip(
+        own.most_common(top), _ours(inclusive, top), strict=False
+    ):
+        rows.append([f"{own_count / samples:.1%}", own_name, f"{total_count / samples:.1%}", total_name])
+    return rows
+
+
+def _ours(inclusive: Counter[str], top: int) -> list[tuple[str, int]]:
+    """The heaviest functions by total time, skipping event-loop plumbing that contains everything."""
+    plumbing = ("run_forever", "_run_once", "_run (asyncio", "run_until_complete", "<module>", "execute_from_commandline",
+                "start_worker", "main (", "invoke (", "__call__ (click", "run (asyncio", "_execute_task",
+                "Service._execute", "_run (mode", "worker (", "run_worker", "execute (mode", "asyncio/base_events")  # fmt: skip
+    return [(name, n) for name, n in inclusive.most_common() if not any(p in name for p in plumbing)][:top]
+
+
+# == the run =============================================================================================
+
+
+def harmonic(first: float, second: float) -> float:
+    """``1 / (1/a + 1/b)``: the rate of doing both jobs one after the other in one process."""
+    return 1.0 / (1.0 / first + 1.0 / second)
+
+
+async def run(broker: str, work: Path, events: int, with_quix: bool, with_profile: bool) -> None:
+    """Every contender in turn against the broker at ``broker``, then the tables."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # retries on fresh topics are expected here
+    started = time.perf_counter()
+    load_1m, load_5m, _ = os.getloadavg()
+    print(f"broker {broker}, {events:,} events per workload, {os.cpu_count()} CPUs, "
+          f"load average {load_1m:.2f} (1 min) {load_5m:.2f} (5 min) at the start")  # fmt: skip
+    loads = prepare_data(work, events)
+    await ensure_topics(broker, {load.topic: PARTITIONS for load in loads})
+    for load in loads:
+        producer = produce(broker, load.backlog, load.topic, load.key, work / "produce.log")
+        if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
+            raise RuntimeError(f"tracer produce failed: {_log_tail(work / 'produce.log')}")
+    print(f"backlogs written in {time.perf_counter() - started:.0f} s")
+
+    results: dict[str, list[Figures]] = {}
+    tracer_rates: dict[str, float] = {}
+    for load in loads:
+        name = load.name
+        figures: list[Figures] = []
+        tracer, tracer_rates[name] = await tracer_worker(broker, work, load, events)
+        figures.append(tracer)
+        print(f"  {tracer.contender}: {tracer.events_per_s:,.0f}/s")
+        relay = await subprocess_contender(
+            broker, work, f"(b) aiokafka relay, {name}",
+            ["relay", broker, load.topic, f"bench.relay.{name}", str(events)], f"bench.relay.{name}", events,
+            lambda record: float(record.timestamp),
+        )  # fmt: skip
+        figures.append(relay)
+        figures += compute_limits(load, events)
+        if with_quix:
+            quix = await subprocess_contender(
+                broker, work, f"(d) Quix Streams + River, {name}",
+                ["quix", broker, load.topic, f"bench.quix.{name}", name, str(events), str(work / f"quix-{name}")],
+                f"bench.quix.{name}", events, lambda record: float(json.loads(record.value)["ts"]),
+            )  # fmt: skip
+            figures.append(quix)
+        results[name] = figures
+        print(f"  {name} done at {time.perf_counter() - started:.0f} s")
+    many = await tracer_many(broker, work, loads[0])
+
+    rows = [f.row() for figures in results.values() for f in figures] + [many.row()]
+    print_table(
+        f"Throughput, latency and memory ({events:,} events per workload, one local Kafka {broker})",
+        ["contender", "events", "events/s", "p50 ms", "p99 ms", "peak RSS MB", "note"],
+        rows,
+        note=(
+            "events/s: first to last output; latency: source producer timestamp -> broker append time of the\n"
+            "prediction, at a paced load of half the worker's max rate; RSS: VmHWM of the contender's process."
+        ),
+    )
+    targets: list[list[Any]] = []
+    for name, figures in results.items():
+        by = {f.contender.split(",")[0]: f for f in figures}
+        tracer = figures[0]
+        relay, per_event = by["(b) aiokafka relay"], figures[2]
+        batched = figures[3]
+        peer = by.get("(d) Quix Streams + River")
+        if peer is not None:
+            ratio = tracer.events_per_s / peer.events_per_s
+            targets.append([f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", f"{ratio:.2f}x",
+                            verdict(ratio >= TARGET_VS_QUIX)])  # fmt: skip
+        for compute in (per_event, batched):
+            bound = harmonic(relay.events_per_s, compute.events_per_s)
+            ratio = tracer.events_per_s / bound
+            how = "per event" if compute is per_event else "batches"
+            targets.append([f"{name}: Tracer >= {TARGET_VS_LIMITS}x 1/(1/b + 1/c, {how})",
+                            f"{tracer.events_per_s:,.0f} vs {bound:,.0f}: {ratio:.2f}x",
+                            verdict(ratio >= TARGET_VS_LIMITS)])  # fmt: skip
+        targets.append([f"{name}: p99 <= {TARGET_P99_MS:g} ms at half max rate", f"{tracer.p99_ms:.1f} ms",
+                        verdict(tracer.p99_ms <= TARGET_P99_MS) if math.isfinite(tracer.p99_ms) else "n/a"])  # fmt: skip
+    targets.append([f"RSS < {TARGET_RSS_MB:g} MB with {MULTI_DEPLOYMENTS} deployments", f"{many.rss_mb:.0f} MB",
+                    verdict(many.rss_mb < TARGET_RSS_MB) if math.isfinite(many.rss_mb) else "n/a"])  # fmt: skip
+    print_table("Targets", ["target", "measured", ""], targets)
+
+    if with_profile:
+        hot = await profile_worker(broker, work, loads[0], events)
+        if hot:
+            print_table(
+                "Tracer worker profile (py-spy, 200 Hz, churn backlog): share of on-CPU samples",
+                ["own", "function (own time)", "total", "function (total time, loop plumbing skipped)"],
+                hot,
+            )
+    print(f"\nthroughput bench finished in {time.perf_counter() - started:.0f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The orchestrator, or one of the roles it starts in their own process."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "relay":
+        broker, source, sink, count = args[1:5]
+        asyncio.run(relay_role(broker, source, sink, int(count)))
+        return
+    if args and args[0] == "quix":
+        broker, source, sink, blueprint_id, count, state_dir = args[1:7]
+        quix_role(broker, source, sink, blueprint_id, int(count), state_dir)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=50_000, help="Events per workload (default 50000).")
+    parser.add_argument("--no-quix", action="store_true", help="Skip the Quix Streams peer.")
+    parser.add_argument("--no-profile", action="store_true", help="Skip the py-spy profile of the worker.")
+    options = parser.parse_args(args)
+    work = Path(tempfile.mkdtemp(prefix="tracer-bench-"))
+    kafka = LocalKafka(free_port_pair(), data_dir=work / "kafka")  # our own broker, stopped below
+    try:
+        kafka.start(timeout_s=120)
+        asyncio.run(run(kafka.bootstrap, work, options.events, not options.no_quix, not options.no_profile))
+    finally:
+        kafka.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
