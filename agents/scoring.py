@@ -123,6 +123,9 @@ class ScoringService(Service):
         self.lag: dict[tuple[str, int], int] = {}
         """Unscored messages per owned routed partition, measured about once a second."""
         self._router_done = asyncio.Event()
+        self.batch_lock = asyncio.Lock()
+        """Held while a batch is scored and published; rebalance callbacks take it, so a revoke
+        never checkpoints or drops a deployment halfway through a batch."""
         self._scorer_done = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -191,15 +194,19 @@ class ScoringService(Service):
         try:
             while not self.should_stop:
                 batch = await consumer.getmany(timeout_ms=100, max_records=2000)
-                for tp, messages in batch.items():
-                    await self._score_partition(tp, messages)
-                await self._tick_idle_blocks(consumer)
-                await self._checkpoint_due(consumer)
+                async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
+                    for tp, messages in batch.items():
+                        await self._score_partition(tp, messages)
+                    await self._tick_idle_blocks(consumer)
+                    commit = await self._checkpoint_due(consumer)
+                if commit:
+                    await consumer.commit(commit)
                 if time.monotonic() - lag_measured_at >= 1.0:
                     lag_measured_at = time.monotonic()
                     await self._measure_lag(consumer)
-            for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
-                await self._checkpoint(deployment)
+            async with self.batch_lock:
+                for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
+                    await self._checkpoint(deployment)
         finally:
             await consumer.stop()
             self._scorer_done.set()
@@ -216,12 +223,13 @@ class ScoringService(Service):
 
     async def _score_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         by_deployment: dict[str, list[tuple[int, RoutedEvent | None]]] = defaultdict(list)
+        last_offset: dict[str, int] = {}
         for message in messages:
             deployment = message.key.decode()
             owned = self.owned.get(deployment)
             if owned is None or message.offset < owned.next_offset:
                 continue
-            owned.next_offset = message.offset + 1
+            last_offset[deployment] = message.offset
             headers = dict(message.headers)
             if headers[HEADER_KIND] == KIND_TICK:
                 by_deployment[deployment].append((message.offset, None))
@@ -240,6 +248,8 @@ class ScoringService(Service):
             by_deployment[deployment].append((message.offset, event))
         for deployment, items in by_deployment.items():
             await self._score_blocks(self.owned[deployment], items)
+        for deployment, offset in last_offset.items():  # only now is everything up to here processed
+            self.owned[deployment].next_offset = offset + 1
         self.batches += 1
 
     async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
@@ -361,7 +371,8 @@ class ScoringService(Service):
 
     # -- checkpoints -----------------------------------------------------------------------------
 
-    async def _checkpoint_due(self, consumer: AIOKafkaConsumer) -> None:
+    async def _checkpoint_due(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        """Checkpoint the deployments that are due; returns the routed offsets to commit (for lag)."""
         due = []
         now = time.monotonic()
         for deployment, owned in self.owned.items():
@@ -382,8 +393,8 @@ class ScoringService(Service):
                 ]
                 if owned_here:
                     offsets[tp] = min(owned_here)
-            if offsets:
-                await consumer.commit(offsets)
+            return offsets
+        return {}
 
     async def _checkpoint(self, deployment: str) -> None:
         owned = self.owned.get(deployment)
@@ -445,14 +456,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         }
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        for deployments in self._deployments(revoked).values():
-            for deployment in deployments:
-                await self.service._checkpoint(deployment)
-                self.service.owned.pop(deployment, None)
+        async with self.service.batch_lock:
+            for deployments in self._deployments(revoked).values():
+                for deployment in deployments:
+                    await self.service._checkpoint(deployment)
+                    self.service.owned.pop(deployment, None)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        for tp, deployments in self._deployments(assigned).items():
-            if not deployments:
-                continue
-            offsets = await self.service.restore(deployments)
-            self.consumer.seek(tp, min(offsets.values()))
+        async with self.service.batch_lock:
+            for tp, deployments in self._deployments(assigned).items():
+                if not deployments:
+                    continue
+                offsets = await self.service.restore(deployments)
+                self.consumer.seek(tp, min(offsets.values()))
