@@ -13,7 +13,9 @@ It prints four tables of measured figures next to their targets (PASS/FAIL), and
    accuracies. Target: the default reaches ARF's accuracy at 10x ARF's throughput. Improvements to
    the linear default are tried honestly: each candidate is fixed in this file, the one with the best
    mean accuracy on *other* datasets (River's bundled Bananas, and seeded Agrawal and Hyperplane
-   streams) is selected, and only then is its Phishing figure read. Nothing is tuned on Phishing.
+   streams) is selected, and the target is judged for every candidate. Nothing is tuned on Phishing.
+   Throughput and per-event costs are CPU time of this process (best of 3), steadier than wall time
+   on a shared machine.
 2. **Blueprints against batch baselines**, on each blueprint's seeded sample (with its planted
    answer) and on River's bundled AirlinePassengers for the forecast: rows in time order, the batch
    model fitted on the first 70%, both scored on the last 30%. The online model is scored
@@ -26,6 +28,7 @@ It prints four tables of measured figures next to their targets (PASS/FAIL), and
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -61,6 +64,8 @@ CHURN_AUC_RATIO_TARGET = 0.97
 FORECAST_IMPROVEMENT_TARGET = 0.10
 ELASTICITY_TOLERANCE = 0.10
 LINEAR_COST_TARGET_US = 50.0
+CLOCK = time.process_time
+"""Timings use this process's CPU time: other jobs on a shared machine don't inflate them."""
 LEVELS_MAX = 5
 """LevelEncoder: a numeric feature with at most this many distinct values also gets one-hot levels."""
 
@@ -137,7 +142,7 @@ class Blend:
 def _interactions() -> RiverBinaryClassifier:
     return RiverBinaryClassifier(
         ScaleAndEncode()
-        | feature_extraction.PolynomialExtender(degree=2, include_bias=False)
+        | feature_extraction.PolynomialExtender(degree=2, include_bias=False)  # type: ignore[no-untyped-call]
         | linear_model.LogisticRegression(optimizer=optim.SGD(0.03), l2=1e-4, intercept_lr=0.03),
         mini_batch_learning=False,
     )
@@ -152,13 +157,14 @@ CANDIDATES: dict[str, Callable[[], OnlineModel]] = {
         _linear(), RiverBinaryClassifier(tree.HoeffdingTreeClassifier())
     ),
 }
-"""Fixed before any Phishing figure was read; selected on the development streams below."""
+"""Generic improvements to a linear model (optimizer, level encoding, interactions, a tree blend), fixed
+here; one is selected on the development streams below, never on Phishing."""
 
 
 def development_streams() -> dict[str, Stream]:
     """Streams to choose a candidate on, none of them Phishing."""
     return {
-        "Bananas": [(x, bool(y)) for x, y in datasets.Bananas()],
+        "Bananas": [(x, bool(y)) for x, y in datasets.Bananas()],  # type: ignore[no-untyped-call]
         "Agrawal(f2)": [(x, bool(y)) for x, y in itertools.islice(synth.Agrawal(2, seed=7), 5000)],
         "Hyperplane(10)": [
             (x, bool(y)) for x, y in itertools.islice(synth.Hyperplane(seed=7, n_features=10), 5000)
@@ -184,6 +190,14 @@ def accuracy_river(model: Any, stream: Stream) -> float:
     return hits / len(stream)
 
 
+def _river_run(make: Callable[[], Any], stream: Stream) -> float:
+    return accuracy_river(make(), stream)
+
+
+def _online_run(make: Callable[[], OnlineModel], stream: Stream) -> float:
+    return accuracy_online(make(), stream)
+
+
 def measured(run: Callable[[], float], n_events: int, runs: int = 3) -> tuple[float, float]:
     """(accuracy, events per second of the fastest of ``runs`` runs); each run starts a fresh model."""
     accuracy = math.nan
@@ -192,16 +206,16 @@ def measured(run: Callable[[], float], n_events: int, runs: int = 3) -> tuple[fl
         nonlocal accuracy
         accuracy = run()
 
-    seconds = best_of(runs, once)
+    seconds = best_of(runs, once, clock=CLOCK)
     return accuracy, n_events / seconds
 
 
 def phishing() -> None:
     """Table 1: Phishing, River's models against Tracer's default and the selected improvement.
 
-    Selection rule, fixed before reading any Phishing accuracy: among the candidates that run at
-    >= 10x ARF's events/s on Phishing (a cost, which carries no information about accuracy), the one
-    with the best mean accuracy on the development streams.
+    Selection rule, fixed before reading any Phishing accuracy: the best mean accuracy on the
+    development streams (deterministic: timings, which move with the machine's load, play no part).
+    The target is then judged for every candidate, so nothing hides behind the selection.
     """
     development = development_streams()
     dev_accuracy = {
@@ -219,12 +233,11 @@ def phishing() -> None:
     }
     results: dict[str, tuple[float, float]] = {}
     for name, make_river in river_models.items():
-        results[name] = measured(lambda make_river=make_river: accuracy_river(make_river(), stream), n)
+        results[name] = measured(functools.partial(_river_run, make_river, stream), n)
     for name, make in CANDIDATES.items():
-        results[name] = measured(lambda make=make: accuracy_online(make(), stream), n)
+        results[name] = measured(functools.partial(_online_run, make, stream), n)
     arf_accuracy, arf_rate = results["River ARF (seed 42)"]
-    fast_enough = [name for name in CANDIDATES if results[name][1] >= ARF_THROUGHPUT_FACTOR * arf_rate]
-    selected = max(fast_enough, key=lambda name: dev_accuracy[name]) if fast_enough else ""
+    selected = max(CANDIDATES, key=lambda name: dev_accuracy[name])
 
     rows = []
     for name, (accuracy, rate) in results.items():
@@ -234,16 +247,15 @@ def phishing() -> None:
                      f"{rate / arf_rate:.1f}x"])  # fmt: skip
     print_table(
         f"1. Phishing ({n} rows), progressive validation: predict then learn each row",
-        ["model", "accuracy", "River published", "dev mean acc", "events/s (best of 3)", "vs ARF speed"],
+        ["model", "accuracy", "River published", "dev mean acc", "events/s (CPU, best of 3)", "vs ARF speed"],
         rows,
         note=(
             "dev mean acc: mean progressive accuracy on Bananas, Agrawal(f2) and Hyperplane(10), 5k rows each.\n"
-            "selected: the best dev mean accuracy among candidates at >= 10x ARF's events/s; no Phishing accuracy\n"
-            "enters the choice."
+            "selected: the best dev mean accuracy; no Phishing figure enters the choice."
         ),
     )
     target_rows = []
-    for name in dict.fromkeys(["Tracer default (churn pipeline)", *([selected] if selected else [])]):
+    for name in CANDIDATES:
         accuracy, rate = results[name]
         met = accuracy >= arf_accuracy and rate >= ARF_THROUGHPUT_FACTOR * arf_rate
         target_rows.append([name, f"{accuracy:.4f} vs ARF {arf_accuracy:.4f}",
@@ -401,7 +413,7 @@ def blueprints_vs_batch() -> None:
     airline = pd.DataFrame(
         [
             {"month": x["month"].strftime("%Y-%m-%d"), "passengers": float(y)}
-            for x, y in datasets.AirlinePassengers()
+            for x, y in datasets.AirlinePassengers()  # type: ignore[no-untyped-call]
         ]
     )
     mapping = {"revenue": "passengers"}
@@ -554,15 +566,15 @@ def per_event_cost() -> None:
             for row in raw:
                 deployment.learn_from([deployment.score(row)])
 
-        model_us = best_of(3, model_only) / max(len(pairs), 1) * 1e6
-        verbs_us = best_of(3, verbs) / n * 1e6
-        deployment_us = best_of(3, deployment_path) / n * 1e6
+        model_us = best_of(3, model_only, clock=CLOCK) / max(len(pairs), 1) * 1e6
+        verbs_us = best_of(3, verbs, clock=CLOCK) / n * 1e6
+        deployment_us = best_of(3, deployment_path, clock=CLOCK) / n * 1e6
         linear = "LogisticRegression" in model_name
         target = f"<= {LINEAR_COST_TARGET_US:g} us" if linear else ""
         rows.append([blueprint.id, model_name, f"{model_us:.1f}", f"{verbs_us:.1f}", f"{deployment_us:.1f}", target,
                      verdict(verbs_us <= LINEAR_COST_TARGET_US) if linear else ""])  # fmt: skip
     print_table(
-        "4. Per-event cost of predict + learn, microseconds (best of 3)",
+        "4. Per-event cost of predict + learn, CPU microseconds (best of 3)",
         ["blueprint", "model", "model only", "blueprint verbs", "Deployment.score+learn", "target", ""],
         rows,
         note=(
