@@ -64,7 +64,7 @@ from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, ModelVersion, SourceOffset
+from tracer.schemas import DeploymentSpec, ModelVersion, ReasonCode, SourceOffset
 
 __all__ = ["Owned", "ScoringService"]
 
@@ -227,7 +227,11 @@ class ScoringService(Service):
         for message in messages:
             deployment = message.key.decode()
             owned = self.owned.get(deployment)
-            if owned is None or message.offset < owned.next_offset:
+            if owned is None:
+                if deployment not in self.specs:  # routed by a worker that knows a deployment we don't
+                    await self._dead_letter_unknown(deployment, message)
+                continue
+            if message.offset < owned.next_offset:
                 continue
             last_offset[deployment] = message.offset
             headers = dict(message.headers)
@@ -251,6 +255,21 @@ class ScoringService(Service):
         for deployment, offset in last_offset.items():  # only now is everything up to here processed
             self.owned[deployment].next_offset = offset + 1
         self.batches += 1
+
+    async def _dead_letter_unknown(self, deployment: str, message: Any) -> None:
+        """A routed message of a deployment this worker has no spec for: a dead letter, never nothing."""
+        assert self.producer is not None
+        headers = dict(message.headers)
+        if headers.get(HEADER_KIND) == KIND_TICK:
+            return  # a tick carries no input
+        topic, partition, offset = headers[HEADER_SOURCE].decode().rsplit(":", 2)
+        letter = dead_letter(
+            ReasonCode.UNKNOWN_DEPLOYMENT,
+            f"routed to deployment {deployment!r}, which this worker does not run; restart it to load the registry",
+            raw=message.value, key=None, topic=topic, partition=int(partition), offset=int(offset),
+            deployment=deployment,
+        )  # fmt: skip
+        await self.producer.send(self.settings.topics.dlq, letter, key=deployment.encode())
 
     async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
         """Score events block by block; a block's outcomes are learned when the next block starts or
