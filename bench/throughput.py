@@ -545,13 +545,15 @@ def compute_limits(load: Workload, events: int) -> list[Figures]:
 # == the profile =========================================================================================
 
 
-async def profile_worker(broker: str, work: Path, load: Workload, events: int) -> list[list[Any]]:
+async def profile_worker(
+    broker: str, work: Path, load: Workload, events: int
+) -> tuple[list[list[Any]], list[list[Any]]]:
     """py-spy on a fresh worker consuming the churn backlog, attached once it predicts (so start-up
     imports stay out); the hot spots by own and total time."""
     py_spy = Path(sys.executable).with_name("py-spy")
     if not py_spy.exists():
         print("  (no py-spy in the virtualenv: .venv/bin/pip install py-spy; profile skipped)")
-        return []
+        return [], []
     worker = await start_worker(broker, work, "p-profile", [load.spec])
     await wait_for_total(
         broker, [worker.predictions], 1, worker.process, "profiled worker's first prediction"
@@ -572,7 +574,9 @@ async def profile_worker(broker: str, work: Path, load: Workload, events: int) -
         except subprocess.TimeoutExpired:
             sampler.kill()
         stop_process(worker.process)
-    return hot_spots(raw) if raw.exists() else []
+    if not raw.exists():
+        return [], []
+    return hot_spots(raw), [*by_package(raw), ["", ""], *focus(raw)]
 
 
 def _function(frame: str) -> str:
@@ -585,7 +589,78 @@ def _function(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def hot_spots(raw: Path, top: int = 12) -> list[list[Any]]:
+PACKAGES = (
+    ("aiokafka/", "Kafka client (aiokafka)"),
+    ("json/", "JSON encode/decode (stdlib json)"),
+    ("checkpoint.py", "checkpoint sealing (pickle + HMAC)"),
+    ("pandas/", "pandas (DataFrames for *_many)"),
+    ("numpy/", "numpy"),
+    ("pydantic", "pydantic (typed outputs)"),
+    ("river/", "River"),
+    ("tracer/blueprints/", "Tracer blueprints (features, postprocess, adapters)"),
+    ("tracer/online_models/", "Tracer online_models (deployment, live)"),
+    ("tracer/drift/", "Tracer drift monitors"),
+    ("tracer/agents/", "Tracer agents (routing, scoring, metrics)"),
+    ("prometheus_client/", "prometheus_client"),
+    ("asyncio/", "asyncio event loop"),
+    ("selectors.py", "asyncio event loop"),
+)
+"""Where a sample's own time goes, by the file of its innermost frame (first match wins)."""
+
+FOCUS = (
+    ("Router.route |ScoringService._route ", "router: copy to the routed log"),
+    ("ScoringService._score_partition ", "scorer: a routed batch, scored and learned"),
+    ("LiveDeployment.score ", "  LiveDeployment.score (decode, score_many, drift, joins)"),
+    (
+        "Deployment.score_records ",
+        "    Deployment.score_records (canonical, featurize, predict, postprocess)",
+    ),
+    ("CustomerChurn.postprocess ", "      CustomerChurn.postprocess (risk vectors, pydantic output)"),
+    ("DataFrame.from_records ", "      DataFrame.from_records (frames for predict_many/learn_many)"),
+    ("DriftMonitor.observe", "    DriftMonitor.observe_* (data and prediction drift)"),
+    ("LiveDeployment.learn_block ", "  LiveDeployment.learn_block (learn the block's outcomes)"),
+    ("BaseModel.model_dump ", "  pydantic model_dump of outputs"),
+    ("ScoringService._publish ", "  _publish (JSON encode, producer.send, metrics)"),
+    ("TracerMetrics.record_batch ", "    TracerMetrics.record_batch"),
+    ("ScoringService._checkpoint ", "scorer: checkpoints (pickle, HMAC, send, ack)"),
+    ("AIOKafkaConsumer.getmany ", "aiokafka getmany (fetch, unpack records)"),
+)
+"""Call sites whose total time the profile reports, by the start of py-spy's frame text (``|``: or)."""
+
+
+def focus(raw: Path) -> list[list[Any]]:
+    """Total-time shares of the ``FOCUS`` call sites (a sample counts once per call site)."""
+    totals: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        samples += int(count_text)
+        frames = stack.split(";")
+        for markers, label in FOCUS:
+            if any(frame.startswith(tuple(markers.split("|"))) for frame in frames):
+                totals[label] += int(count_text)
+    return [[f"{totals[label] / samples:.1%}", label] for _, label in FOCUS] if samples else []
+
+
+def by_package(raw: Path) -> list[list[Any]]:
+    """Own-time shares grouped by package (see ``PACKAGES``), largest first."""
+    shares: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if " (" in f]
+        if not frames or not count_text.isdigit():
+            continue
+        samples += int(count_text)
+        leaf = _function(frames[-1])
+        group = next((name for marker, name in PACKAGES if marker in leaf), "other (stdlib, mode, faust...)")
+        shares[group] += int(count_text)
+    return [[f"{n / samples:.1%}", group] for group, n in shares.most_common()] if samples else []
+
+
+def hot_spots(raw: Path, top: int = 15) -> list[list[Any]]:
     """Own-time and total-time shares of the functions in py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -702,14 +777,21 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
     print_table("Targets", ["target", "measured", ""], targets)
 
     if with_profile:
-        hot = await profile_worker(broker, work, loads[0], events)
+        hot, packages = await profile_worker(broker, work, loads[0], events)
         if hot:
             print_table(
                 "Tracer worker profile (py-spy, 200 Hz, churn backlog): share of on-CPU samples",
                 ["own", "function (own time)", "total", "function (total time, loop plumbing skipped)"],
                 hot,
             )
-    print(f"\nthroughput bench finished in {time.perf_counter() - started:.0f} s")
+            print_table(
+                "   own time by package, then total time of selected call sites",
+                ["share", "package / call site"],
+                packages,
+            )
+    load_1m, load_5m, _ = os.getloadavg()
+    print(f"\nthroughput bench finished in {time.perf_counter() - started:.0f} s; "
+          f"load average {load_1m:.2f} (1 min) {load_5m:.2f} (5 min) at the end")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
