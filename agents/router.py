@@ -9,7 +9,6 @@ A message that can't be routed becomes a dead letter: it is never dropped.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
+from tracer.agents.publisher import Publisher
 from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
 from tracer.agents.settings import Settings
 from tracer.schemas import ReasonCode
@@ -32,7 +32,7 @@ class Router:
     ):
         self.settings = settings
         self.routes = routes
-        self.producer = producer
+        self.publisher = Publisher(producer)
         self.metrics = metrics
 
     async def run(self, should_stop: Callable[[], bool]) -> None:
@@ -57,47 +57,34 @@ class Router:
 
     async def route(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """Copy one batch to the routed topic (one producer batch per partition) and wait for the acks."""
-        routed_topic, partitions = self.settings.topics.routed, self.settings.partitions
-        builders: dict[int, Any] = {}
-        sends = []
+        routed_topic, partitions, publisher = (
+            self.settings.topics.routed,
+            self.settings.partitions,
+            self.publisher,
+        )
         for tp, messages in batch.items():
             for message in messages:
                 for route in self.routes.route(tp.topic, message.value):
                     if route.deployment is None:
-                        sends.append(await self._dead_letter(tp, message, route.reason, route.error))
+                        await self._dead_letter(tp, message, route.reason, route.error)
                         continue
-                    partition = routed_partition(route.deployment, partitions)
-                    record = {
-                        "key": route.deployment.encode(),
-                        "value": message.value,
-                        "timestamp": message.timestamp,
-                        "headers": [
-                            (HEADER_KIND, route.kind),
-                            (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode()),
-                        ],
-                    }
-                    if partition not in builders:
-                        builders[partition] = self.producer.create_batch()
-                    if builders[partition].append(**record) is None:  # full: send it, start another
-                        sends.append(
-                            await self.producer.send_batch(
-                                builders[partition], routed_topic, partition=partition
-                            )
-                        )
-                        builders[partition] = self.producer.create_batch()
-                        builders[partition].append(**record)
-        for partition, builder in builders.items():
-            if builder.record_count():
-                sends.append(await self.producer.send_batch(builder, routed_topic, partition=partition))
-        await asyncio.gather(*sends)
+                    await publisher.add(
+                        routed_topic, message.value, key=route.deployment.encode(),
+                        partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
+                        headers=[(HEADER_KIND, route.kind),
+                                 (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode())],
+                    )  # fmt: skip
+        await publisher.drain()
 
     async def _dead_letter(
         self, tp: TopicPartition, message: Any, reason: ReasonCode | None, error: str
-    ) -> Any:
+    ) -> None:
         reason = reason or ReasonCode.UNKNOWN_DEPLOYMENT
         letter = dead_letter(reason, error, raw=message.value, key=message.key,
                              topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
         self.metrics.record_batch(
             UNROUTED_DEPLOYMENT, tp.topic, consumed=1, predicted=0, dead_lettered_by_reason={reason.value: 1}
         )
-        return await self.producer.send(self.settings.topics.dlq, letter, key=message.key)
+        await self.publisher.add(
+            self.settings.topics.dlq, letter, key=message.key, partition=None if message.key else tp.partition
+        )

@@ -50,6 +50,7 @@ from mode import Service
 
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import TracerMetrics
+from tracer.agents.publisher import Publisher
 from tracer.agents.router import Router
 from tracer.agents.routing import (
     HEADER_KIND,
@@ -119,6 +120,8 @@ class ScoringService(Service):
         self.routes = RouteTable(specs, settings.topics.labels)
         self.owned: dict[str, Owned] = {}
         self.producer: AIOKafkaProducer | None = None
+        self.publisher: Publisher | None = None
+        """The scorer's outputs: batched per partition, sent once per poll, acknowledged before a checkpoint."""
         self.batches = 0
         self.lag: dict[tuple[str, int], int] = {}
         """Unscored messages per owned routed partition, measured about once a second."""
@@ -139,6 +142,11 @@ class ScoringService(Service):
             max_request_size=16_777_216,
         )
         await self.producer.start()
+        self.publisher = Publisher(self.producer)
+        topics = self.settings.topics
+        await self.publisher.prepare(
+            [topics.predictions, topics.dlq, topics.drift_alerts, topics.shadow_reports, topics.registry]
+        )
         for spec in self.specs.values():
             self.metrics.register_deployment(spec.id, model_version=1)
 
@@ -197,6 +205,7 @@ class ScoringService(Service):
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
                     for tp, messages in batch.items():
                         await self._score_partition(tp, messages)
+                    await self._publisher().flush()
                     await self._tick_idle_blocks(consumer)
                     commit = await self._checkpoint_due(consumer)
                 if commit:
@@ -207,6 +216,7 @@ class ScoringService(Service):
             async with self.batch_lock:
                 for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
                     await self._checkpoint(deployment)
+                await self._publisher().drain()
         finally:
             await consumer.stop()
             self._scorer_done.set()
@@ -258,7 +268,6 @@ class ScoringService(Service):
 
     async def _dead_letter_unknown(self, deployment: str, message: Any) -> None:
         """A routed message of a deployment this worker has no spec for: a dead letter, never nothing."""
-        assert self.producer is not None
         headers = dict(message.headers)
         if headers.get(HEADER_KIND) == KIND_TICK:
             return  # a tick carries no input
@@ -269,7 +278,7 @@ class ScoringService(Service):
             raw=message.value, key=None, topic=topic, partition=int(partition), offset=int(offset),
             deployment=deployment,
         )  # fmt: skip
-        await self.producer.send(self.settings.topics.dlq, letter, key=deployment.encode())
+        await self._publisher().add(self.settings.topics.dlq, letter, key=deployment.encode())
 
     async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
         """Score events block by block; a block's outcomes are learned when the next block starts or
@@ -327,48 +336,40 @@ class ScoringService(Service):
                 )  # fmt: skip
 
     async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
-        assert self.producer is not None
+        """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
+        publisher = self._publisher()
         topics = self.settings.topics
         spec = live.spec
         now = _now_ms()
         version = live.model_version
-        sends = []
         latencies = []
+        add, predictions, dumps = publisher.add, topics.predictions, json.dumps
         for prediction in result.predictions:
             latency_ms = max(0, now - prediction.timestamp_ms)
             latencies.append(float(latency_ms))
-            value = json.dumps({
+            source = prediction.source
+            value = dumps({
                 "deployment": spec.id, "blueprint": spec.blueprint, "model_version": version, "key": prediction.key,
                 "output": prediction.output, "latency_ms": latency_ms, "ts": now,
-                "source": {"topic": prediction.source.topic, "partition": prediction.source.partition,
-                           "offset": prediction.source.offset},
+                "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
             }).encode()  # fmt: skip
-            entity = prediction.key.split("@", 1)[0].encode()
-            sends.append(await self.producer.send(topics.predictions, value, key=entity))
+            await add(predictions, value, key=prediction.key.split("@", 1)[0].encode())
         reasons: dict[str, int] = defaultdict(int)
+        deployment_key = spec.id.encode()
         for letter in result.dead_letters:
             source = letter.event.source
             value = dead_letter(letter.reason, letter.error, raw=letter.event.value, key=letter.event.key,
                                 topic=source.topic, partition=source.partition, offset=source.offset,
                                 deployment=spec.id)  # fmt: skip
-            sends.append(await self.producer.send(topics.dlq, value, key=spec.id.encode()))
+            await add(topics.dlq, value, key=deployment_key)
             if not letter.event.is_label:
                 reasons[letter.reason.value] += 1
         for alert in result.alerts:
-            sends.append(
-                await self.producer.send(
-                    topics.drift_alerts, alert.model_dump_json().encode(), key=spec.id.encode()
-                )
-            )
+            await add(topics.drift_alerts, alert.model_dump_json().encode(), key=deployment_key)
             self.metrics.record_drift_alert(spec.id, alert.kind, alert.detector)
         for report in result.reports:
-            sends.append(
-                await self.producer.send(
-                    topics.shadow_reports, report.model_dump_json().encode(), key=spec.id.encode()
-                )
-            )
+            await add(topics.shadow_reports, report.model_dump_json().encode(), key=deployment_key)
             self.metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
-        await asyncio.gather(*sends)
         await self._publish_versions(result.versions)
         self.metrics.record_batch(
             spec.id, spec.input_topics[0], consumed=result.rows, predicted=len(result.predictions),
@@ -379,14 +380,16 @@ class ScoringService(Service):
 
     async def _publish_versions(self, versions: Iterable[ModelVersion]) -> None:
         """Record model versions in the compacted registry topic, keyed ``version/<deployment>/<n>``."""
-        assert self.producer is not None
-        sends = []
+        publisher = self._publisher()
         for record in versions:
             key = f"version/{record.deployment}/{record.version}".encode()
-            value = record.model_dump_json().encode()
-            sends.append(await self.producer.send(self.settings.topics.registry, value, key=key))
+            await publisher.add(self.settings.topics.registry, record.model_dump_json().encode(), key=key)
             self.metrics.set_model_version(record.deployment, record.version)
-        await asyncio.gather(*sends)
+
+    def _publisher(self) -> Publisher:
+        if self.publisher is None:
+            raise RuntimeError("the scoring service is not started")
+        return self.publisher
 
     # -- checkpoints -----------------------------------------------------------------------------
 
@@ -416,9 +419,13 @@ class ScoringService(Service):
         return {}
 
     async def _checkpoint(self, deployment: str) -> None:
+        """Steps 1-3 of the protocol; the checkpoint's own acknowledgement is awaited with the next
+        drain (the next checkpoint, a revoke or the stop), so the loop never waits a round trip here."""
         owned = self.owned.get(deployment)
         if owned is None or self.producer is None:
             return
+        publisher = self._publisher()
+        await publisher.drain()  # step 1: everything the model's state implies is on the broker
         partition = routed_partition(deployment, self.settings.partitions)
         blob = seal_checkpoint(
             owned,
@@ -428,7 +435,7 @@ class ScoringService(Service):
             created_at=_now_ms(),
             secret=self.secret,
         )
-        await (await self.producer.send(self.checkpoint_topic, blob, key=deployment.encode()))
+        publisher.track(await self.producer.send(self.checkpoint_topic, blob, key=deployment.encode()))
         owned.events_since_checkpoint = 0
         owned.checkpointed_at = time.monotonic()
         self.metrics.record_checkpoint(deployment)
@@ -480,6 +487,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                 for deployment in deployments:
                     await self.service._checkpoint(deployment)
                     self.service.owned.pop(deployment, None)
+            await self.service._publisher().drain()  # the next owner reads these checkpoints
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         async with self.service.batch_lock:
