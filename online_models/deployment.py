@@ -11,7 +11,10 @@ It drives every blueprint through the same steps, synchronously, with no Kafka i
 
 ``score_many`` does the same for a micro-batch: canonicalise and featurize row by row, then one
 ``predict_many`` over a DataFrame (for batches of at least ``MIN_FRAME_ROWS``), so every row in
-the batch is scored by the model as it was at the batch start. A bad row never raises there: its
+the batch is scored by the model as it was at the batch start. A model that says its rows are
+cheaper one at a time (``prefers_rows``: the scale-and-linear adapters, whose per-row transform
+the blueprint's explanation reuses) is asked row by row instead; nothing learns in between, so
+the meaning is the same. A bad row never raises there: its
 :class:`~tracer.blueprints.errors.InputError` (reason code included) takes its slot.
 
 Captured features wait in an insertion-ordered dict of at most ``max_pending`` entries (the
@@ -201,9 +204,24 @@ class Deployment(Generic[OutputT]):
         return self.score(record).output
 
     def score_many(
-        self, rows: Iterable[Mapping[str, Any]], *, row_ids: Sequence[RowId] | None = None
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        row_ids: Sequence[RowId] | None = None,
+        outputs: bool = True,
     ) -> list[Scored[OutputT] | InputError]:
-        """Score a micro-batch with the model as of the batch start; a bad row's error takes its slot."""
+        """Score a micro-batch with the model as of the batch start; a bad row's error takes its slot.
+
+        ``outputs=False`` skips the blueprint's ``postprocess`` (each ``Scored.output`` is None): for a
+        challenger, whose score is compared with live's and whose output is never published.
+        """
+        return self.score_records(self.canonical_many(rows, row_ids=row_ids), outputs=outputs)
+
+    def canonical_many(
+        self, rows: Iterable[Mapping[str, Any]], *, row_ids: Sequence[RowId] | None = None
+    ) -> list[tuple[RowId, dict[str, Any] | InputError]]:
+        """Each raw row as its canonical record (or its InputError), with its row id: what
+        ``score_records`` takes. Challengers with the same column mapping can share them."""
         items: list[tuple[RowId, dict[str, Any] | InputError]] = []
         for position, raw in enumerate(rows):
             row = row_ids[position] if row_ids is not None else position
@@ -211,10 +229,10 @@ class Deployment(Generic[OutputT]):
                 items.append((row, self._canonical(raw, row)))
             except Exception as error:
                 items.append((row, error if isinstance(error, InputError) else _scoring_error(error, row)))
-        return self.score_records(items)
+        return items
 
     def score_records(
-        self, items: Sequence[tuple[RowId, dict[str, Any] | InputError]]
+        self, items: Sequence[tuple[RowId, dict[str, Any] | InputError]], *, outputs: bool = True
     ) -> list[Scored[OutputT] | InputError]:
         """``score_many`` for rows already canonical (as :func:`canonical_frame` gives them), with row ids.
 
@@ -236,11 +254,15 @@ class Deployment(Generic[OutputT]):
                 continue
             prepared.append((len(slots), row, item, key, revealed, features, time_s))
             slots.append(None)
-        scores = self._predict_batch([entry[5] for entry in prepared])
         blueprint, params, model = self.blueprint, self.params, self.model
-        for (slot, row, record, key, revealed, features, time_s), score in zip(prepared, scores, strict=True):
+        by_row = getattr(model, "prefers_rows", False) or len(prepared) < MIN_FRAME_ROWS
+        scores = None if by_row else self._predict_batch([entry[5] for entry in prepared])
+        for index, (slot, row, record, key, revealed, features, time_s) in enumerate(prepared):
             try:
-                output = blueprint.postprocess(score, features, model, params)
+                score = model.predict_one(features) if scores is None else scores[index]
+                output = (
+                    blueprint.postprocess(score, features, model, params) if outputs else cast(OutputT, None)
+                )
                 label = blueprint.label_of(record, params)
             except Exception as error:
                 slots[slot] = self._fail(error, row)
@@ -250,8 +272,30 @@ class Deployment(Generic[OutputT]):
             slots[slot] = Scored(key, output, features, score, label, time_s, row, revealed)
         return [slot for slot in slots if slot is not None]
 
+    def score_alongside(self, scored: Sequence[Scored[Any]]) -> list[Scored[OutputT]]:
+        """This model's scores for rows another deployment of the same blueprint and params has
+        prepared: their keys, features, labels and times, captured here under this model's score.
+
+        For a challenger whose featurization is live's: it skips canonicalising and featurizing
+        again (its own feature state is not updated) and builds no output (``output`` is None).
+        """
+        features = [item.features for item in scored]
+        model = self.model
+        if getattr(model, "prefers_rows", False) or len(features) < MIN_FRAME_ROWS:
+            scores = [model.predict_one(x) for x in features]
+        else:
+            scores = self._predict_batch(features)
+        out: list[Scored[OutputT]] = []
+        for item, score in zip(scored, scores, strict=True):
+            self._capture(item.key, item.features, score, item.time_s)
+            out.append(Scored(item.key, cast(OutputT, None), item.features, score, item.label, item.time_s,
+                              item.row, item.revealed))  # fmt: skip
+        self.events_seen += len(out)
+        self.predictions += len(out)
+        return out
+
     def _predict_batch(self, features: list[Features]) -> list[float]:
-        if len(features) >= MIN_FRAME_ROWS and hasattr(self.model, "predict_many"):
+        if hasattr(self.model, "predict_many"):
             return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
         return [self.model.predict_one(x) for x in features]
 
