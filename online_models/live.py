@@ -5,9 +5,12 @@ agents hand it a batch of routed messages (raw bytes and where they came from) a
 it returns; they add no scoring logic of their own. For one batch, in this order:
 
 1. decode each row (a dead letter with a reason code if it isn't a JSON object);
-2. score the rows with the live model, as of the batch start (``Deployment.score_many``): every
+2. score the rows with the live model, as of the batch start (``Deployment.score_records``): every
    row becomes a prediction or a dead letter, so ``rows in = predictions + dead letters``;
-3. score the same rows with every shadow, and track agreement (reports every window);
+3. score the same rows with every shadow, its score only (no output is built for a challenger):
+   a shadow with live's params scores live's features (``Deployment.score_alongside``), one with
+   other params canonical records shared with live, featurized its own way; track agreement
+   (reports every window);
 4. update the data-drift and prediction-drift detectors with the batch;
 5. learn: outcomes the rows carry (inline) or reveal (self-labelled), and delayed labels joined to
    the features captured when their prediction was made; errors feed the concept-drift detector,
@@ -32,6 +35,7 @@ from tracer.blueprints import registry
 from tracer.blueprints.errors import InputError
 from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, PromotionJudge, ReactionAction
 from tracer.online_models.deployment import Captured, Deployment, Scored
+from tracer.online_models.shadows import attach_copy, pending_versions, pinned_to, shadow_info
 from tracer.online_models.versions import VersionHistory
 from tracer.schemas import (
     DeploymentSpec,
@@ -116,7 +120,24 @@ def _error_of(task: str, score: float, label: float) -> float | bool:
 
 
 class LiveDeployment:
-    """One deployment's models and monitors, driven batch by batch. See the module docstring."""
+    """One deployment's models and monitors, driven batch by batch. See the module docstring.
+
+    Shadows are challengers scored next to live. One without ``version`` is a fresh model with the
+    deployment's params and its own. One with ``version: N`` runs registered version *N* of this
+    deployment: that version's params (``history.records[N-1].params``) merged with its own, starting
+    from a deep copy of the model version *N* put live when it was recorded; from then on it learns
+    online from the outcomes of the rows it scores, like any shadow (a challenger, not a snapshot).
+
+    Version 1 exists at creation, so ``version: 1`` attaches at once: a copy of the initial live model,
+    agreeing 100% with live until live changes. A later version attaches when it is recorded (by a
+    promotion, a drift swap or a rollback, in :meth:`_swap`); until then the shadow is *pending*: it
+    scores nothing, has no tracker and no reports, can't be promoted, and :meth:`info` shows it as
+    ``{"version": N, "pending": True}``. Version *N* is live when it is recorded, so the shadow agrees
+    with live until live moves on, then keeps version *N*'s lineage running next to the later ones.
+    It also starts from a deep copy of live's feature state (per-entity state, watermark) as it
+    stands then, so both featurize the next rows alike. Which shadows are pending follows from
+    ``spec`` and ``shadows``, so they survive a pickle round trip and attach later.
+    """
 
     def __init__(self, spec: DeploymentSpec, *, created_at: int | None = None) -> None:
         self.spec = spec
@@ -128,15 +149,16 @@ class LiveDeployment:
             mapping.setdefault(label_column.name, spec.labels.field)
         self.learns_inline = spec.labels.mode in ("inline", "self")
         self.live = self._deployment(spec.params, mapping)
+        self.history = VersionHistory(
+            spec, created_at=created_at if created_at is not None else int(time.time() * 1000)
+        )
         self.shadows = {
             shadow.name: self._deployment({**spec.params, **shadow.params}, mapping)
             for shadow in spec.shadows
+            if shadow.version is None
         }
         kind: ModelKind = "classifier" if self.task == "binary" else "regressor"
-        self.trackers = {
-            name: AgreementTracker.from_policy(name, deployment=spec.id, policy=spec.drift, kind=kind)
-            for name in self.shadows
-        }
+        self.trackers = {name: self._tracker(name) for name in self.shadows}
         self.sequential = blueprint.sequential
         self.monitor = DriftMonitor(
             spec.id, outcome="binary" if self.task == "binary" else "regression", policy=spec.drift
@@ -144,14 +166,12 @@ class LiveDeployment:
         self.drift_exempt = frozenset(blueprint.drift_exempt_features)
         self.judge = PromotionJudge.from_policy(spec.drift, kind)
         self.background: Any = None
-        self.history = VersionHistory(
-            spec, created_at=created_at if created_at is not None else int(time.time() * 1000)
-        )
         self._outcomes: list[tuple[Captured, float]] = []
         self._shadow_outcomes: dict[str, list[tuple[Captured, float]]] = {name: [] for name in self.shadows}
         self.position = 0
         self.rows_seen = 0
         self.dead_lettered: Counter[str] = Counter()
+        self.attach_version_shadows()
 
     def _deployment(self, params: Mapping[str, Any], mapping: Mapping[str, str]) -> Deployment[Any]:
         return Deployment(
@@ -162,10 +182,37 @@ class LiveDeployment:
             pending_ttl_s=self.spec.labels.ttl_seconds,
         )
 
+    def _tracker(self, name: str) -> AgreementTracker:
+        kind: ModelKind = "classifier" if self.task == "binary" else "regressor"
+        return AgreementTracker.from_policy(
+            name, deployment=self.spec.id, policy=self.spec.drift, live_version=self.model_version, kind=kind
+        )
+
     @property
     def model_version(self) -> int:
         """The live model's version."""
         return self.history.live.version
+
+    @property
+    def pending_shadows(self) -> dict[str, int]:
+        """Shadows pinned to a version not recorded yet: name -> the version they wait for."""
+        return pending_versions(self.spec, self.shadows)
+
+    def attach_version_shadows(self) -> list[str]:
+        """(Re)start the shadows pinned to the live version from copies of the live model and feature
+        state, with that version's params and their own (class docstring); return their names.
+
+        Runs at creation and whenever a version is recorded. Call it again after training the live
+        model outside the stream (a replay at deploy) so version-1 shadows start from that model.
+        """
+        params = self.history.live.params
+        names = []
+        for shadow in pinned_to(self.spec, self.model_version):
+            self.shadows[shadow.name] = attach_copy(self.live, shadow, params)
+            self.trackers[shadow.name] = self._tracker(shadow.name)
+            self._shadow_outcomes[shadow.name] = []
+            names.append(shadow.name)
+        return names
 
     # -- the batch -------------------------------------------------------------------------------
 
@@ -213,7 +260,8 @@ class LiveDeployment:
         start = self.position
         self.position += len(rows)
         self.rows_seen += len(rows)
-        slots = self.live.score_many(rows)
+        records = self.live.canonical_many(rows)  # shadows share the mapping, so the canonical records
+        slots = self.live.score_records(records)
         scored: list[Scored[Any]] = []
         for slot, event in zip(slots, events, strict=True):
             if isinstance(slot, InputError):
@@ -231,7 +279,12 @@ class LiveDeployment:
             )
         live_scores = [item.score for item in scored]
         for name, shadow in self.shadows.items():
-            shadow_slots = [slot for slot in shadow.score_many(rows) if isinstance(slot, Scored)]
+            if shadow.params == self.live.params:  # the same features: only the models differ
+                shadow_slots = shadow.score_alongside(scored)
+            else:
+                shadow_slots = [
+                    slot for slot in shadow.score_records(records, outputs=False) if isinstance(slot, Scored)
+                ]
             by_key = {slot.key: slot.score for slot in shadow_slots}
             windows = self.trackers[name].observe_many(
                 live_scores, [by_key.get(item.key) for item in scored], start_position=start, ts_ms=now_ms
@@ -349,6 +402,7 @@ class LiveDeployment:
         self.monitor.set_model_version(version.version)
         for tracker in self.trackers.values():
             tracker.set_live_version(version.version)
+        self.attach_version_shadows()
         if result is not None:
             result.versions.append(version)
         return version
@@ -362,6 +416,9 @@ class LiveDeployment:
     def promote(self, shadow: str, *, now_ms: int, evidence: dict[str, Any] | None = None) -> ModelVersion:
         """Make shadow ``shadow`` live: a copy of its model and its parameters become a new version,
         reason ``promotion``, with the evidence. The shadow keeps running as it was."""
+        if shadow in self.pending_shadows:
+            waits = self.pending_shadows[shadow]
+            raise KeyError(f"{self.spec.id}: shadow {shadow!r} is pending, it waits for version {waits}")
         if shadow not in self.shadows:
             raise KeyError(
                 f"{self.spec.id} has no shadow {shadow!r}; shadows: {', '.join(self.shadows) or 'none'}"
@@ -379,7 +436,7 @@ class LiveDeployment:
         """Promote a challenger that beats live by the policy's margin over enough labelled events."""
         if self.judge is None:
             return
-        for name, tracker in self.trackers.items():
+        for name, tracker in list(self.trackers.items()):  # promoting may attach a shadow
             decision = self.judge.judge_tracker(tracker)
             if decision.promote:
                 result.versions.append(
@@ -402,13 +459,6 @@ class LiveDeployment:
             "model_version": self.model_version,
             "rows_seen": self.rows_seen,
             "counters": self.live.counters(),
-            "shadows": {
-                name: {
-                    "live_metrics": t.live_metrics,
-                    "shadow_metrics": t.shadow_metrics,
-                    "labelled_events": t.labelled_events,
-                }
-                for name, t in self.trackers.items()
-            },
+            "shadows": shadow_info(self.spec, self.trackers),
             "drift_detections": dict(self.monitor.detections),
         }

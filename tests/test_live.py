@@ -123,3 +123,24 @@ def test_promotion_copies_the_shadow_and_rollback_restores_the_previous_model() 
     assert probe_scores(live.live) == before
     with pytest.raises(KeyError, match="no shadow 'missing'"):
         live.promote("missing", now_ms=7)
+
+
+@pytest.mark.parametrize("labels", [{"mode": "inline", "field": "churned"}, {"mode": "delayed"}])
+def test_a_shadow_with_lives_params_scores_lives_features_exactly_as_on_its_own(
+    labels: dict[str, Any],
+) -> None:
+    """The shortcut (``score_alongside``) changes nothing a shadow computes: its scores, agreement
+    reports and learned model equal those of the same challenger featurizing on its own."""
+    shared = LiveDeployment(spec(labels=labels, shadows=[{"name": "twin", "params": {}}]))
+    alone = copy.deepcopy(shared)
+    twin = alone.shadows["twin"]  # an extra key no step reads: the params differ, so no shortcut
+    twin.params = {**twin.params, "unused": True}
+    stream = events(1200)
+    reports: dict[str, list[Any]] = {"shared": [], "alone": []}
+    for start in range(0, len(stream), 256):
+        for name, target in (("shared", shared), ("alone", alone)):
+            result = target.process(stream[start : start + 256], now_ms=0)
+            reports[name] += [r.model_dump(exclude={"ts"}) for r in result.reports]
+    assert reports["shared"] and reports["shared"] == reports["alone"]
+    assert probe_scores(shared.shadows["twin"]) == probe_scores(alone.shadows["twin"])
+    assert shared.shadows["twin"].counters()["predictions"] == alone.shadows["twin"].counters()["predictions"]

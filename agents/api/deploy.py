@@ -123,6 +123,7 @@ def train(
         raise ApiError(422, "dataset_incompatible", f"no row of the dataset could be scored: {examples}")
     first = live.history.records[0]
     live.history.records[0] = first.model_copy(update={"metrics": _finite(report.metrics)})
+    live.attach_version_shadows()  # version 1 is the trained model: shadows pinned to it start from it
     return live, report
 
 
