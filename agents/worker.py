@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import faust
@@ -11,12 +12,31 @@ from mode import Service
 __all__ = ["run_worker"]
 
 
+GC_YOUNG_THRESHOLD = 20_000
+"""Allocations between young collections (CPython's default is 700)."""
+
+
+def quiet_garbage_collector() -> None:
+    """Collect once, freeze what survives (it is never scanned again), and collect the young less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def run_worker(app: faust.App, *services: Service, loglevel: str = "warning") -> None:
     """Run ``app`` until SIGINT/SIGTERM.
 
     aiokafka and Faust log every sent message at debug level; building those records cost about
     12% of a relay's CPU in a profile, so their loggers are held at WARNING whatever the root level.
+
+    Garbage collection: everything alive once the worker is built (modules, classes, the app) is
+    frozen out of the collector's scans, and young collections run less often. A full collection
+    walks every tracked object; before this, with the libraries imported and a churn model's state,
+    one took up to 120 ms, and those pauses were the worker's p99 latency. Model state is mostly
+    dicts and tuples of numbers, which reference counting frees without the collector.
     """
     for name in ("aiokafka", "faust.transport", "faust.topics"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_garbage_collector()
     Worker(app, *services, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
