@@ -340,8 +340,7 @@ class LiveDeployment:
         result = BatchResult()
         outcomes, self._outcomes = self._outcomes, []
         if outcomes:
-            self.live.learn_captured(outcomes)
-            self._learned(outcomes, result, now_ms)
+            self._learn_live(outcomes, result, now_ms)
         for name, shadow in self.shadows.items():
             shadow_outcomes, self._shadow_outcomes[name] = self._shadow_outcomes[name], []
             if shadow_outcomes:
@@ -353,16 +352,28 @@ class LiveDeployment:
         self._auto_promote(result, now_ms)
         return result
 
-    def _learned(self, pairs: list[tuple[Captured, float]], result: BatchResult, now_ms: int) -> None:
-        """Feed learned outcomes to concept drift and the reaction policy."""
+    def _learn_live(self, pairs: list[tuple[Captured, float]], result: BatchResult, now_ms: int) -> None:
+        """Learn outcomes in order, feeding each to concept drift and the reaction policy.
+
+        A swap can fall mid-block: the outcomes up to it are learned by the model it replaces, the
+        rest by the model swapped in (as River's DriftRetrainingClassifier would), so the result
+        does not depend on where blocks fall. Errors are measured against the score captured at
+        prediction time, so learning in segments changes nothing the detector sees.
+        """
         result.labels_joined += len(pairs)
-        for captured, y in pairs:
+        learned = 0
+        for index, (captured, y) in enumerate(pairs):
             if self.background is not None:
                 self.background.learn_one(captured.features, y)
             result.alerts += self.monitor.observe_error(
                 _error_of(self.task, captured.score, y), position=self.position, ts_ms=now_ms
             )
-            self._react(self.monitor.action, result, now_ms)
+            action = self.monitor.action
+            if action in (ReactionAction.SWAP_BACKGROUND, ReactionAction.RESET_LIVE):
+                self.live.learn_captured(pairs[learned : index + 1])
+                learned = index + 1
+            self._react(action, result, now_ms)
+        self.live.learn_captured(pairs[learned:])
 
     def _react(self, action: ReactionAction, result: BatchResult, now_ms: int) -> None:
         if action is ReactionAction.START_BACKGROUND:

@@ -76,7 +76,11 @@ class DeploymentSpec(OutboundModel):
     labels: LabelSource = Field(default_factory=LabelSource)
     shadows: list[ShadowSpec] = Field(default_factory=list)
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
-    checkpoint_every_events: Annotated[int, Field(ge=1)] = 1000
+    checkpoint_every_events: Annotated[int, Field(ge=1)] = Field(
+        10_000,
+        description="Checkpoint after this many events (or checkpoint_every_seconds, whichever comes first). "
+        "A restart replays at most this many; each checkpoint pickles the whole state, so fewer is faster.",
+    )
     checkpoint_every_seconds: Annotated[float, Field(gt=0)] = 30.0
     seed: int = 42
 

@@ -140,9 +140,11 @@ def test_a_drift_swap_that_records_the_version_attaches_it() -> None:
         if (result := live.process(events(200, seed, flip=True), now_ms=seed)).versions
     )
     assert [version.reason for version in swapped.versions] == ["drift_swap"]
-    assert "v2" in live.shadows and probe(live.shadows["v2"]) == probe(live.live)
+    assert "v2" in live.shadows and "v2" not in live.pending_shadows
+    # The shadow starts from the model version 2 put live; live then also learns the rest of the
+    # swap's block, so the two are close, not identical, and agree from then on.
     later = [live.process(events(200, seed, flip=True), now_ms=seed) for seed in range(20, 22)]
-    assert reports(later, "v2") == [1.0] * 8
+    assert len(reports(later, "v2")) == 8 and min(reports(later, "v2")) >= 0.95
     assert all(len(result.predictions) == 200 for result in later)
 
 
