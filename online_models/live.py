@@ -385,7 +385,12 @@ class LiveDeployment:
                 "background model trained since the warning" if self.background is not None else "fresh model"
             )
             self._swap(
-                self.background, "drift_swap", now_ms, result, {"action": action.value, "detail": reason}
+                self.background,
+                "drift_swap",
+                now_ms,
+                result,
+                {"action": action.value, "detail": reason},
+                params=dict(self.live.params),
             )
             self.background = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from tracer.schemas import DeploymentSpec, ModelVersion, VersionReason
@@ -72,4 +73,5 @@ class VersionHistory:
         if target not in self.models:
             kept = ", ".join(map(str, sorted(self.models))) or "none"
             raise ValueError(f"{self.spec.id}: the model of version {target} is not kept (kept: {kept})")
-        return target, self.models[target]
+        # a copy: live goes on learning, and the kept model must stay as it was for a later rollback
+        return target, copy.deepcopy(self.models[target])

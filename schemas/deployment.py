@@ -84,6 +84,14 @@ class DeploymentSpec(OutboundModel):
     checkpoint_every_seconds: Annotated[float, Field(gt=0)] = 30.0
     seed: int = 42
 
+    @model_validator(mode="after")
+    def _shadow_names_unique(self) -> Self:
+        names = [shadow.name for shadow in self.shadows]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"shadows: each name must be unique; repeated: {', '.join(repeated)}")
+        return self
+
 
 VersionReason = Literal["deploy", "drift_swap", "promotion", "rollback"]
 

@@ -144,3 +144,22 @@ def test_a_shadow_with_lives_params_scores_lives_features_exactly_as_on_its_own(
     assert reports["shared"] and reports["shared"] == reports["alone"]
     assert probe_scores(shared.shadows["twin"]) == probe_scores(alone.shadows["twin"])
     assert shared.shadows["twin"].counters()["predictions"] == alone.shadows["twin"].counters()["predictions"]
+
+
+def test_shadow_names_must_be_unique() -> None:
+    with pytest.raises(ValueError, match="repeated: twin"):
+        spec(shadows=[{"name": "twin"}, {"name": "twin", "params": {"predictionWindow": "60_days"}}])
+
+
+def test_rolling_back_twice_to_one_version_restores_it_as_it_was_kept() -> None:
+    live = LiveDeployment(
+        spec(shadows=[{"name": "other", "params": {"predictionWindow": "60_days"}}]), created_at=0
+    )
+    stream = events(600)
+    live.process(stream[:300], now_ms=0)
+    kept = probe_scores(live)
+    live.promote("other", now_ms=1)
+    live.rollback(now_ms=2, to_version=1)
+    live.process(stream[300:], now_ms=3)  # live (version 3) learns: the kept version 1 must not
+    live.rollback(now_ms=4, to_version=1)
+    assert live.model_version == 4 and probe_scores(live) == kept
