@@ -34,7 +34,7 @@ from pathlib import Path
 
 from tracer import KAFKA_VERSION
 
-__all__ = ["KafkaError", "LocalKafka", "broker_answers"]
+__all__ = ["KafkaError", "LocalKafka", "broker_answers", "free_port_pair"]
 
 SCALA_VERSION = "2.13"
 LOG4J_VERSION = "2.24.3"
@@ -335,3 +335,18 @@ class LocalKafka:
         raise KafkaError(
             f"Kafka did not answer on {self.bootstrap} within {timeout_s:.0f} s; see {self.log_file}"
         )
+
+
+def free_port_pair() -> int:
+    """A port P such that P and P+1 (a local broker's controller port) are both free on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports")

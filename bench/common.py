@@ -7,14 +7,12 @@ Benchmarks print measured figures next to their targets; they never assert.
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = [
     "best_of",
-    "free_port_pair",
     "percentile",
     "print_table",
     "process_memory_mb",
@@ -97,21 +95,6 @@ def percentile(values: Sequence[float], pct: float) -> float:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 (a local broker's controller port) are both free on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports on 127.0.0.1")
 
 
 def process_memory_mb(pid: int, field: str = "VmHWM") -> float:

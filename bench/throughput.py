@@ -56,9 +56,9 @@ from typing import Any
 import pandas as pd
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from common import free_port_pair, percentile, print_table, process_memory_mb, verdict
+from common import percentile, print_table, process_memory_mb, verdict
 
-from tracer.agents.kafka_local import LocalKafka
+from tracer.agents.kafka_local import LocalKafka, free_port_pair
 from tracer.agents.topics import ensure_topics
 from tracer.blueprints.base import Blueprint, Features
 from tracer.blueprints.customer_churn import CustomerChurn

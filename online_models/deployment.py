@@ -255,8 +255,10 @@ class Deployment(Generic[OutputT]):
             prepared.append((len(slots), row, item, key, revealed, features, time_s))
             slots.append(None)
         blueprint, params, model = self.blueprint, self.params, self.model
-        by_row = getattr(model, "prefers_rows", False) or len(prepared) < MIN_FRAME_ROWS
-        scores = None if by_row else self._predict_batch([entry[5] for entry in prepared])
+        # row by row, each prediction is followed at once by its postprocess (which reuses its transform)
+        scores = (
+            None if self._by_row(len(prepared)) else self._predict_batch([entry[5] for entry in prepared])
+        )
         for index, (slot, row, record, key, revealed, features, time_s) in enumerate(prepared):
             try:
                 score = model.predict_one(features) if scores is None else scores[index]
@@ -280,11 +282,7 @@ class Deployment(Generic[OutputT]):
         again (its own feature state is not updated) and builds no output (``output`` is None).
         """
         features = [item.features for item in scored]
-        model = self.model
-        if getattr(model, "prefers_rows", False) or len(features) < MIN_FRAME_ROWS:
-            scores = [model.predict_one(x) for x in features]
-        else:
-            scores = self._predict_batch(features)
+        scores = self._predict_batch(features, explained=False)
         out: list[Scored[OutputT]] = []
         for item, score in zip(scored, scores, strict=True):
             self._capture(item.key, item.features, score, item.time_s)
@@ -294,10 +292,19 @@ class Deployment(Generic[OutputT]):
         self.predictions += len(out)
         return out
 
-    def _predict_batch(self, features: list[Features]) -> list[float]:
-        if hasattr(self.model, "predict_many"):
-            return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
-        return [self.model.predict_one(x) for x in features]
+    def _by_row(self, rows: int, *, explained: bool = True) -> bool:
+        """Whether a batch of ``rows`` is scored row by row rather than with ``predict_many``
+        (``prefers_rows`` counts only when outputs follow: its gain is the explanation's reuse)."""
+        return (
+            rows < MIN_FRAME_ROWS
+            or (explained and getattr(self.model, "prefers_rows", False))
+            or not hasattr(self.model, "predict_many")
+        )
+
+    def _predict_batch(self, features: list[Features], *, explained: bool = True) -> list[float]:
+        if self._by_row(len(features), explained=explained):
+            return [self.model.predict_one(x) for x in features]
+        return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
 
     # -- learning ----------------------------------------------------------------------------------------
     #

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from tracer.agents.kafka_local import free_port_pair
+
 __all__ = ["consume", "free_port_pair", "produce"]
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 (the controller's) are both free on 127.0.0.1."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports")
 
 
 def produce(
