@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
+from mode.utils.logging import cry
 
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import TracerMetrics
@@ -74,6 +76,8 @@ log = logging.getLogger(__name__)
 BLOCK_EVENTS = 256
 """Learning block size in accepted events: predictions in a block use the model as of its start, and
 its outcomes are learned together (River's ``learn_many``) when the next block starts."""
+LOOPS_STOP_S = 30.0
+"""How long a stop waits for the router and scorer to finish their batch (a few ms when healthy)."""
 BLOCK_IDLE_S = 0.5
 """An open block that gets no event for this long, once caught up, is closed by a tick in the log."""
 
@@ -154,9 +158,22 @@ class ScoringService(Service):
         """Let both loops finish their batch and leave (the scorer checkpoints what it owns first).
 
         mode sets ``should_stop`` before calling this and cancels tasks only after it returns, so
-        no batch is cut between scoring and publishing on a clean stop.
+        no batch is cut between scoring and publishing on a clean stop. Loops that are not done after
+        ``LOOPS_STOP_S`` are named in an error with every task's stack, and then cancelled.
         """
-        await asyncio.wait_for(asyncio.gather(self._router_done.wait(), self._scorer_done.wait()), 60)
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(self._router_done.wait(), self._scorer_done.wait()), LOOPS_STOP_S
+            )
+        except TimeoutError:
+            stuck = [name for name, done in (("router", self._router_done), ("scorer", self._scorer_done))
+                     if not done.is_set()]  # fmt: skip
+            log.error(
+                "the %s loop did not stop within %.0f s; cancelling it. Stacks:",
+                " and ".join(stuck),
+                LOOPS_STOP_S,
+            )
+            cry(file=sys.stderr)
 
     async def on_shutdown(self) -> None:
         """Stop the shared producer, after the loops are done."""

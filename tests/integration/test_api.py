@@ -69,7 +69,7 @@ class Worker:
     def stop(self) -> None:
         """SIGTERM: a clean stop checkpoints every owned deployment."""
         assert self.process is not None
-        workers.stop(self.process)
+        assert workers.stop(self.process) == 0, self.log.read_text(errors="replace")[-6000:]
 
 
 def _free_port() -> int:

@@ -45,10 +45,19 @@ def start(
 
 
 def stop(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
-    """SIGTERM (a clean stop: the worker checkpoints) and wait."""
+    """SIGTERM (a clean stop: the worker checkpoints) and wait for the exit status.
+
+    The worker's own stop deadline (45 s) ends a stuck stop with status 1 and its stacks in its log;
+    one still running after ``timeout_s`` is killed, so no process outlives the test.
+    """
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
-    return worker.wait(timeout=timeout_s)
+    try:
+        return worker.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        raise AssertionError(f"the worker was still running {timeout_s:.0f} s after SIGTERM") from None
 
 
 def _free_port() -> int:

@@ -1,0 +1,65 @@
+"""A stop of the scoring service is bounded: a loop that does not finish is named, with stacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from tracer.agents import scoring
+from tracer.agents.metrics import TracerMetrics
+from tracer.agents.scoring import ScoringService
+from tracer.agents.settings import Settings
+from tracer.schemas import DeploymentSpec, LabelSource
+
+CHURN = DeploymentSpec(
+    id="churn",
+    blueprint="customer_churn",
+    input_topics=["customers"],
+    key_field="cust_id",
+    labels=LabelSource(mode="inline", field="churned"),
+)
+
+
+def _service(tmp_path: Path) -> ScoringService:
+    settings = Settings(app_id="unit-stop", data_dir=tmp_path, broker="127.0.0.1:9")
+    return ScoringService(settings, [CHURN], secret="s" * 32, metrics=TracerMetrics())
+
+
+def test_a_stuck_loop_is_named_and_the_stop_goes_on(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(scoring, "LOOPS_STOP_S", 0.05)
+    service = _service(tmp_path)
+
+    async def stop_with_the_scorer_stuck() -> None:
+        service._router_done.set()  # the router finished its batch; the scorer never does
+        await service.on_stop()
+
+    with caplog.at_level(logging.ERROR, logger=scoring.__name__):
+        asyncio.run(stop_with_the_scorer_stuck())
+    assert "the scorer loop did not stop within 0 s" in caplog.text
+    assert "router" not in caplog.text
+    assert "TASKS" in capsys.readouterr().err, "every task's stack is written out"
+
+
+def test_a_clean_stop_waits_for_both_loops(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = _service(tmp_path)
+
+    async def stop_while_the_loops_finish() -> bool:
+        stopping = asyncio.ensure_future(service.on_stop())
+        service._router_done.set()
+        await asyncio.sleep(0.01)
+        waited_for_scorer = not stopping.done()
+        service._scorer_done.set()
+        await stopping
+        return waited_for_scorer
+
+    with caplog.at_level(logging.ERROR, logger=scoring.__name__):
+        assert asyncio.run(stop_while_the_loops_finish()), "the stop waits for the scorer's batch"
+    assert not caplog.records
