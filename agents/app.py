@@ -6,7 +6,12 @@ import faust
 
 from tracer.agents.settings import Settings
 
-__all__ = ["make_app"]
+__all__ = ["SESSION_TIMEOUT_S", "make_app"]
+
+SESSION_TIMEOUT_S = 10.0
+"""How long the broker waits for a silent member before its partitions move: aiokafka's default,
+which the router and scorer groups use, instead of Faust's 60 s. After a ``kill -9`` the dead
+member holds a rebalance up for this long, and a worker stopped meanwhile waits for it."""
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -27,6 +32,7 @@ def make_app(settings: Settings) -> faust.App:
         web_host="127.0.0.1",
         web_port=settings.web_port if settings.web_enabled else 6066,
         producer_linger_ms=5,
+        broker_session_timeout=SESSION_TIMEOUT_S,
         web_router_enabled=False,  # Faust's own /router and /table pages: not part of Tracer's API
         web_tables_enabled=False,
     )

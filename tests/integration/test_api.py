@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -64,18 +63,12 @@ class Worker:
     def start(self, owned: int) -> None:
         """Start the process and wait until it owns ``owned`` deployments."""
         self.process = workers.start(self.deployments, self.env, self.app_id, self.log, web_port=self.port)
-        _wait_healthy(self, owned)
+        workers.wait_owned(self.process, self.base, owned, self.log, STARTUP_TIMEOUT_S)
 
     def stop(self) -> None:
         """SIGTERM: a clean stop checkpoints every owned deployment."""
         assert self.process is not None
         assert workers.stop(self.process) == 0, self.log.read_text(errors="replace")[-6000:]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _json_rows(frame: Any) -> list[dict[str, Any]]:
@@ -102,7 +95,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         TRACER_API_BURST=str(BURST), TRACER_API_MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES),
     )  # fmt: skip
     running = Worker(
-        _free_port(), prefix, kafka_bootstrap, deployments, prefix + "api", env, folder / "worker.log"
+        workers.free_port(), prefix, kafka_bootstrap, deployments, prefix + "api", env, folder / "worker.log"
     )
     try:
         running.start(owned=2)
@@ -112,23 +105,6 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         output = running.log.read_text(errors="replace")
         print(output[-5000:])  # shown by pytest when a test fails
     assert "Traceback" not in output, "the worker logged an exception"
-
-
-def _wait_healthy(worker: Worker, owned: int) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if worker.process is None or worker.process.poll() is not None:
-            raise AssertionError(f"the worker exited: {worker.log.read_text(errors='replace')[-3000:]}")
-        try:
-            answer = httpx.get(worker.base + "/ml/health", timeout=5)
-            if answer.status_code == 200 and len(answer.json()["agents"]["owned"]) == owned:
-                return
-            last = answer.text
-        except httpx.TransportError as error:
-            last = repr(error)
-        time.sleep(0.3)
-    raise AssertionError(f"the worker was not healthy within {STARTUP_TIMEOUT_S} s: {last}")
 
 
 def _wait_for(condition: Any, what: str, timeout_s: float = 60.0) -> Any:

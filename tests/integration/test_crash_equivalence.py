@@ -94,3 +94,32 @@ def test_kill_9_and_restart_ends_where_an_uninterrupted_run_ends(
     )
     assert crashed.accepted == calm.accepted == ROWS
     assert _probe_outputs(crashed) == _probe_outputs(calm)
+
+
+def test_a_worker_restarted_after_kill_9_stops_at_once(
+    kafka_bootstrap: str, topic_prefix: str, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The killed process stays a member of the worker's consumer groups until its session times out,
+    and a restarted worker stopped meanwhile waits for that rebalance. With Faust's 60 s session it
+    waited past its stop deadline (45 s) and exited 1; CI caught it twice."""
+    source = topic_prefix + "customers"
+    asyncio.run(ensure_topics(kafka_bootstrap, {source: 1}))
+    produce(kafka_bootstrap, source, _rows()[:500])
+    deployments = workers.write_deployments(
+        tmp_path / "deployments.yaml",
+        [{"id": "churn", "blueprint": "customer_churn", "input_topics": [source], "key_field": "cust_id",
+          "labels": {"mode": "inline", "field": "churned"}}],
+    )  # fmt: skip
+    env = workers.worker_environment(worker_env, topic_prefix)
+    log = tmp_path / "worker.log"
+    port = workers.free_port()
+    worker = workers.start(deployments, env, topic_prefix + "w", log, web_port=port)
+    workers.wait_owned(worker, f"http://127.0.0.1:{port}", 1, log)
+    faust_group = topic_prefix + "w"  # the Faust app's own group (its agents and tables)
+    workers.wait_for(lambda: workers.group_state(kafka_bootstrap, faust_group) == ("Stable", 1), 60,
+                     "the Faust app to join its group", log)  # fmt: skip
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    worker = workers.start(deployments, env, topic_prefix + "w", log, web_port=port)
+    workers.wait_owned(worker, f"http://127.0.0.1:{port}", 1, log)
+    assert workers.stop(worker) == 0, log.read_text(errors="replace")[-6000:]

@@ -35,7 +35,7 @@ def start(
     deployments: Path, env: dict[str, str], app_id: str, log: Path, web_port: int = 0
 ) -> subprocess.Popen[bytes]:
     """A worker subprocess; its output goes to ``log``."""
-    port = web_port or _free_port()
+    port = web_port or free_port()
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(deployments),
@@ -60,7 +60,7 @@ def stop(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
         raise AssertionError(f"the worker was still running {timeout_s:.0f} s after SIGTERM") from None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
@@ -90,6 +90,45 @@ def final_checkpoint(bootstrap: str, prefix: str, deployment: str) -> Any:
     """The deployment's latest checkpoint state (an ``Owned``), verified with the test secret."""
     latest = asyncio.run(read_compacted(bootstrap, prefix + "tracer.checkpoints", {deployment}))
     return open_checkpoint(latest[deployment], secret=SECRET).state
+
+
+def wait_owned(
+    worker: subprocess.Popen[bytes], base_url: str, owned: int, log: Path, timeout_s: float = 120
+) -> None:
+    """Wait until the worker's ``/ml/health`` says it owns ``owned`` deployments."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise AssertionError(f"the worker exited: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            answer = httpx.get(base_url + "/ml/health", timeout=5)
+            if answer.status_code == 200 and len(answer.json()["agents"]["owned"]) == owned:
+                return
+            last = answer.text
+        except httpx.TransportError as error:
+            last = repr(error)
+        time.sleep(0.3)
+    raise AssertionError(f"the worker did not own {owned} deployments within {timeout_s} s: {last}")
+
+
+def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    """A consumer group's state (``Stable``, ``PreparingRebalance``...) and its number of members."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def describe() -> tuple[str, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_consumer_groups([group])
+            (_, _, state, _, _, members) = response.groups[0]
+            return str(state), len(members)
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
 
 
 def alive(worker: subprocess.Popen[bytes]) -> bool:
