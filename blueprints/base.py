@@ -173,6 +173,11 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     one event for this blueprint."""
     drift_exempt_features: ClassVar[tuple[str, ...]] = ()
     """Features the data-drift detectors skip, such as a date that only ever grows."""
+    feature_params: ClassVar[frozenset[str] | None] = None
+    """The parameters ``new_state`` and ``featurize`` read. None (the default) means any may. With a
+    declared set, a challenger whose parameters differ only elsewhere (a label horizon, an output
+    window) featurizes every record as live does, so it scores live's features instead of computing
+    them again (``Deployment.shares_features``)."""
 
     # -- the five verbs -------------------------------------------------------------------------
 

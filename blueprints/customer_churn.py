@@ -223,6 +223,7 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         ParamSpec("predictionWindow", "30_days", "How far ahead churn is predicted; shapes estimated_churn_window.",
                   tuple(WINDOW_DAYS)),
     )  # fmt: skip
+    feature_params = frozenset({"churnDefinition"})  # decides whether days_inactive is a feature
     label = LabelSpec(
         "cancelled_subscription: the 'churned' column; no_login_30_days: as-of time minus last activity >= 30 days.",
         column=CHURNED, rule="no_login_30_days",

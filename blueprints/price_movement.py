@@ -185,6 +185,7 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
             "thresholdBp", 0, "Dead zone: moves smaller than this many bp are not learned.", (0, 1, 2, 5, 10)
         ),
     )
+    feature_params = frozenset()  # horizonSeconds and thresholdBp only settle labels
     label: ClassVar[LabelSpec] = LabelSpec(
         description="1.0 if the symbol's mid is higher horizonSeconds later, else 0.0.",
         rule=(

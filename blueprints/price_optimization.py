@@ -161,6 +161,7 @@ class PriceOptimization(Blueprint[PriceOptimizationOutput, None]):
             ("revenue", "profit"),
         ),
     )
+    feature_params = frozenset()  # its parameters shape the recommendation
     label = LabelSpec("The row's quantity_sold, at the row's price.", column=_QUANTITY)
     output = OutputSpec(
         PriceOptimizationOutput,

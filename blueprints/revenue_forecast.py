@@ -170,6 +170,7 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
             "confidenceLevel", 0.9, "Coverage of confidence_interval around forecast_30d.", (0.8, 0.9, 0.95)
         ),
     )
+    feature_params = frozenset()  # its parameters shape the model and the output
     label = LabelSpec(
         "The row's own revenue: each row is scored (forecast) before its revenue is learned.", column=_REVENUE
     )

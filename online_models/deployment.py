@@ -274,21 +274,46 @@ class Deployment(Generic[OutputT]):
             slots[slot] = Scored(key, output, features, score, label, time_s, row, revealed)
         return [slot for slot in slots if slot is not None]
 
-    def score_alongside(self, scored: Sequence[Scored[Any]]) -> list[Scored[OutputT]]:
-        """This model's scores for rows another deployment of the same blueprint and params has
-        prepared: their keys, features, labels and times, captured here under this model's score.
+    def shares_features(self, other: Deployment[Any]) -> bool:
+        """Whether ``other`` featurizes every record as this does: the same blueprint and column
+        mapping, and the same value of every parameter featurizing reads (``Blueprint.feature_params``)."""
+        if type(self.blueprint) is not type(other.blueprint) or self.column_mapping != other.column_mapping:
+            return False
+        read = self.blueprint.feature_params
+        if read is None:
+            return self.params == other.params
+        return all(self.params.get(name) == other.params.get(name) for name in read)
 
-        For a challenger whose featurization is live's: it skips canonicalising and featurizing
-        again (its own feature state is not updated) and builds no output (``output`` is None).
+    def score_alongside(
+        self, scored: Sequence[Scored[Any]], records: Sequence[dict[str, Any]] | None = None
+    ) -> list[Scored[OutputT]]:
+        """This model's scores for rows another deployment that :meth:`shares_features` has prepared:
+        their keys, features and times, captured here under this model's score.
+
+        For a challenger featurized as live is: it skips canonicalising and featurizing again (its own
+        feature state is not updated) and builds no output (``output`` is None). The outcomes are the
+        preparer's, unless ``records`` (the canonical record of each scored row) are given: then they
+        are this deployment's own, from its parameters and label state (``self_labels``, ``label_of``),
+        for a challenger whose parameters differ outside the features. A row whose outcome fails here
+        is counted as an error and left out.
         """
         features = [item.features for item in scored]
         scores = self._predict_batch(features, explained=False)
+        blueprint, params, state = self.blueprint, self.params, self.state
         out: list[Scored[OutputT]] = []
-        for item, score in zip(scored, scores, strict=True):
+        for index, (item, score) in enumerate(zip(scored, scores, strict=True)):
+            revealed, label = item.revealed, item.label
+            if records is not None:
+                try:
+                    revealed = tuple(blueprint.self_labels(records[index], state, params))
+                    label = blueprint.label_of(records[index], params)
+                except Exception as error:
+                    self._fail(error, item.row)
+                    continue
             self._capture(item.key, item.features, score, item.time_s)
-            out.append(Scored(item.key, cast(OutputT, None), item.features, score, item.label, item.time_s,
-                              item.row, item.revealed))  # fmt: skip
-        self.events_seen += len(out)
+            out.append(Scored(item.key, cast(OutputT, None), item.features, score, label, item.time_s,
+                              item.row, revealed))  # fmt: skip
+        self.events_seen += len(scored)
         self.predictions += len(out)
         return out
 

@@ -8,9 +8,9 @@ it returns; they add no scoring logic of their own. For one batch, in this order
 2. score the rows with the live model, as of the batch start (``Deployment.score_records``): every
    row becomes a prediction or a dead letter, so ``rows in = predictions + dead letters``;
 3. score the same rows with every shadow, its score only (no output is built for a challenger):
-   a shadow with live's params scores live's features (``Deployment.score_alongside``), one with
-   other params canonical records shared with live, featurized its own way; track agreement
-   (reports every window);
+   a shadow whose params featurize as live's do scores live's features
+   (``Deployment.shares_features``, ``score_alongside``), any other the canonical records shared
+   with live, featurized its own way; track agreement (reports every window);
 4. update the data-drift and prediction-drift detectors with the batch;
 5. learn: outcomes the rows carry (inline) or reveal (self-labelled), and delayed labels joined to
    the features captured when their prediction was made; errors feed the concept-drift detector,
@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tracer.blueprints import registry
 from tracer.blueprints.errors import InputError
@@ -263,11 +263,13 @@ class LiveDeployment:
         records = self.live.canonical_many(rows)  # shadows share the mapping, so the canonical records
         slots = self.live.score_records(records)
         scored: list[Scored[Any]] = []
-        for slot, event in zip(slots, events, strict=True):
+        scored_records: list[dict[str, Any]] = []
+        for slot, event, (_, record) in zip(slots, events, records, strict=True):
             if isinstance(slot, InputError):
                 result.dead_letters.append(DeadLetterOut(slot.reason, str(slot), event))
                 continue
             scored.append(slot)
+            scored_records.append(cast(dict[str, Any], record))  # a scored row had a record
             result.predictions.append(
                 PredictionOut(
                     slot.key,
@@ -279,8 +281,9 @@ class LiveDeployment:
             )
         live_scores = [item.score for item in scored]
         for name, shadow in self.shadows.items():
-            if shadow.params == self.live.params:  # the same features: only the models differ
-                shadow_slots = shadow.score_alongside(scored)
+            if shadow.shares_features(self.live):  # live's features; its own outcomes if its params differ
+                own_outcomes = shadow.params != self.live.params
+                shadow_slots = shadow.score_alongside(scored, scored_records if own_outcomes else None)
             else:
                 shadow_slots = [
                     slot for slot in shadow.score_records(records, outputs=False) if isinstance(slot, Scored)

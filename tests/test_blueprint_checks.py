@@ -222,6 +222,22 @@ def check_batch_matches_rows(blueprint: AnyBlueprint) -> None:
     assert counts["events_seen"] == counts["predictions"] + counts["errors"]
 
 
+def check_feature_params(blueprint: AnyBlueprint) -> None:
+    """``feature_params`` tells the truth: every other parameter, at each of its allowed values, leaves
+    every record's features as they are at the defaults (challengers rely on it to share features)."""
+    declared = blueprint.feature_params
+    if declared is None:
+        return  # nothing claimed: challengers with other params featurize on their own
+    names = {spec.name for spec in blueprint.parameters}
+    assert declared <= names, f"not parameters: {sorted(declared - names)}"
+    rows = _rows(blueprint)
+    expected = [s.features for s in _run(Deployment(blueprint), rows)]
+    for spec in blueprint.parameters:
+        for value in () if spec.name in declared else spec.allowed or ():
+            varied = [s.features for s in _run(Deployment(blueprint, {spec.name: value}), rows)]
+            assert varied == expected, f"{spec.name}={value!r} changes the features"
+
+
 CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_input_not_mutated,
     check_column_order,
@@ -232,6 +248,7 @@ CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_docs,
     check_sample,
     check_batch_matches_rows,
+    check_feature_params,
 )
 
 
@@ -287,6 +304,10 @@ class OutOfRangeChurn(CustomerChurn):
         return ChurnOutput.model_construct(**{**output.model_dump(), "churn_probability": score + 1.0})
 
 
+class ChurnClaimingParamFreeFeatures(CustomerChurn):
+    feature_params = frozenset()  # churnDefinition does change them
+
+
 class UndocumentedChurn(CustomerChurn):
     use_case = " "
 
@@ -302,7 +323,7 @@ class ChurnWithRequiredBlanks(CustomerChurn):
     ("broken", "check"),
     [(MutatingChurn, check_input_not_mutated), (NoisyChurn, check_deterministic), (NoisyChurn, check_pickle),
      (UnpicklableChurn, check_pickle), (OutOfRangeChurn, check_output_schema), (UndocumentedChurn, check_docs),
-     (ChurnWithRequiredBlanks, check_sample)],
+     (ChurnWithRequiredBlanks, check_sample), (ChurnClaimingParamFreeFeatures, check_feature_params)],
     ids=lambda item: getattr(item, "__name__", str(item)),
 )  # fmt: skip
 def test_the_checks_catch_broken_blueprints(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.price_movement import PriceMovement
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode, SourceOffset
@@ -125,25 +126,55 @@ def test_promotion_copies_the_shadow_and_rollback_restores_the_previous_model() 
         live.promote("missing", now_ms=7)
 
 
-@pytest.mark.parametrize("labels", [{"mode": "inline", "field": "churned"}, {"mode": "delayed"}])
-def test_a_shadow_with_lives_params_scores_lives_features_exactly_as_on_its_own(
-    labels: dict[str, Any],
+MARKET = {"id": "market", "blueprint": "price_movement", "input_topics": ["snapshots"], "key_field": "symbol",
+          "labels": {"mode": "self"}}  # fmt: skip
+
+
+def market_events(n: int) -> list[RoutedEvent]:
+    rows = PriceMovement().sample(n, seed=3).to_dict(orient="records")
+    source = SourceOffset(topic="snapshots", partition=0, offset=0)
+    return [RoutedEvent(json.dumps(row).encode(), None, source, 0) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("fields", "twin_params"),
+    [({"labels": {"mode": "inline", "field": "churned"}}, {}),
+     ({"labels": {"mode": "delayed"}}, {}),
+     ({"labels": {"mode": "inline", "field": "churned"}}, {"predictionWindow": "60_days"}),
+     (MARKET, {}),
+     (MARKET, {"horizonSeconds": 300}),
+     (MARKET, {"thresholdBp": 5})],
+    ids=["churn-inline", "churn-delayed", "churn-other-window", "market", "market-other-horizon",
+         "market-dead-zone"],
+)  # fmt: skip
+def test_a_shadow_featurized_as_live_scores_lives_features_exactly_as_on_its_own(
+    fields: dict[str, Any], twin_params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shortcut (``score_alongside``) changes nothing a shadow computes: its scores, agreement
-    reports and learned model equal those of the same challenger featurizing on its own."""
-    shared = LiveDeployment(spec(labels=labels, shadows=[{"name": "twin", "params": {}}]))
+    """The shortcut (``score_alongside``) changes nothing a shadow computes: its scores, outcomes,
+    agreement reports and learned model equal those of the same challenger featurizing on its own,
+    whether its params are live's or differ only outside the features (then its outcomes are its own)."""
+    shared = LiveDeployment(spec(**fields, shadows=[{"name": "twin", "params": twin_params}]))
     alone = copy.deepcopy(shared)
-    twin = alone.shadows["twin"]  # an extra key no step reads: the params differ, so no shortcut
-    twin.params = {**twin.params, "unused": True}
-    stream = events(1200)
+    assert shared.shadows["twin"].shares_features(shared.live)
+    monkeypatch.setattr(alone.shadows["twin"], "shares_features", lambda other: False)
+    market = fields is MARKET
+    stream = market_events(3000) if market else events(1200)
     reports: dict[str, list[Any]] = {"shared": [], "alone": []}
     for start in range(0, len(stream), 256):
         for name, target in (("shared", shared), ("alone", alone)):
             result = target.process(stream[start : start + 256], now_ms=0)
             reports[name] += [r.model_dump(exclude={"ts"}) for r in result.reports]
     assert reports["shared"] and reports["shared"] == reports["alone"]
-    assert probe_scores(shared.shadows["twin"]) == probe_scores(alone.shadows["twin"])
-    assert shared.shadows["twin"].counters()["predictions"] == alone.shadows["twin"].counters()["predictions"]
+    twins = shared.shadows["twin"], alone.shadows["twin"]
+    assert twins[0].counters() == twins[1].counters()
+    if fields["labels"]["mode"] != "delayed":  # this stream carries no label events
+        assert twins[0].counters()["labels_learned"] > 100
+    blueprint = PriceMovement if market else CustomerChurn
+    probes = [
+        s.features
+        for s in Deployment(blueprint).score_many(blueprint().sample(40, seed=77).to_dict("records"))
+    ]
+    assert [twins[0].model.predict_one(x) for x in probes] == [twins[1].model.predict_one(x) for x in probes]
 
 
 def test_shadow_names_must_be_unique() -> None:
