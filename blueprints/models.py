@@ -41,6 +41,7 @@ import pandas as pd
 from river import base, compose, linear_model, preprocessing
 
 from tracer.blueprints.base import Features
+from tracer.blueprints.linear_rows import learn_linear, linear_outputs
 
 __all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode"]
 
@@ -99,6 +100,11 @@ class ScaleAndEncode(base.MiniBatchTransformer):
         self.encoder = cast(_Encoder, preprocessing.OneHotEncoder(drop_zeros=True))
         self._log1p = frozenset(log1p)
 
+    @property
+    def log1p_features(self) -> frozenset[str]:
+        """The numeric features taken as ``log1p(max(x, 0))`` before scaling."""
+        return self._log1p
+
     def split_one(self, x: RiverX) -> tuple[RiverX, RiverX]:
         """(numeric features, log1p applied; string features) of one record. None and NaN are left out."""
         numeric: RiverX = {}
@@ -134,6 +140,10 @@ class ScaleAndEncode(base.MiniBatchTransformer):
 
     def learn_many(self, X: pd.DataFrame) -> None:  # noqa: N803 (River's name)
         numeric, values, _ = self._split(X)
+        self.learn_matrix(numeric, values)
+
+    def learn_matrix(self, numeric: list[str], values: np.ndarray) -> None:
+        """``learn_many`` of numeric columns ``numeric`` given as a float64 matrix (log1p applied, NaN missing)."""
         if not len(values):
             return
         gaps = np.isnan(values)
@@ -145,13 +155,17 @@ class ScaleAndEncode(base.MiniBatchTransformer):
             if i not in complete and len(present):
                 self.scaler.learn_many(pd.DataFrame({column: present}))
 
-    def transform_many(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803 (River's name)
-        numeric, values, categorical = self._split(X)
+    def scale_matrix(self, numeric: list[str], values: np.ndarray) -> np.ndarray:
+        """The numeric columns scaled as ``transform_one`` scales them; a missing (NaN) value is 0."""
         means = np.array([self.scaler.means.get(c, 0.0) for c in numeric], dtype=np.float64)
         stds = np.sqrt(np.array([self.scaler.vars.get(c, 0.0) for c in numeric], dtype=np.float64))
-        scaled = np.divide(values - means, stds, out=np.zeros_like(values), where=stds > 0)
+        scaled: np.ndarray = np.divide(values - means, stds, out=np.zeros_like(values), where=stds > 0)
         scaled[np.isnan(scaled)] = 0.0
-        out: dict[str, Any] = dict(zip(numeric, scaled.T, strict=True))
+        return scaled
+
+    def transform_many(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803 (River's name)
+        numeric, values, categorical = self._split(X)
+        out: dict[str, Any] = dict(zip(numeric, self.scale_matrix(numeric, values).T, strict=True))
         for column in categorical:
             labels = X[column].to_numpy(dtype=object)
             for label in pd.unique(labels[pd.notna(labels)]).tolist():
@@ -222,6 +236,31 @@ class _RiverAdapter:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.estimator!r})"
+
+    def predict_rows(self, rows: Sequence[Features]) -> list[float]:
+        """``predict_one`` of each row, all from the model as it is now: one matrix product on the
+        two-step linear route (:mod:`~tracer.blueprints.linear_rows`), else ``predict_many``."""
+        if self._route is not None and self._glm is not None:
+            return linear_outputs(self._route, self._glm, rows)
+        return self.predict_many(pd.DataFrame.from_records(rows))
+
+    def learn_rows(self, rows: Sequence[Features], ys: Sequence[float]) -> None:
+        """``learn_many`` of feature dicts: on the two-step linear route straight from the dicts
+        (:func:`~tracer.blueprints.linear_rows.learn_linear`), else through a DataFrame."""
+        if self.mini_batch_learning and self._route is not None and self._glm is not None and len(rows):
+            learn_linear(self._route, self._glm, rows, self._targets(ys))
+            self._learned(len(rows))
+            return
+        self.learn_many(pd.DataFrame.from_records(rows), ys)
+
+    def predict_many(self, frame: pd.DataFrame) -> list[float]:
+        raise NotImplementedError
+
+    def learn_many(self, frame: pd.DataFrame, ys: Sequence[float]) -> None:
+        raise NotImplementedError
+
+    def _targets(self, ys: Sequence[float], index: pd.Index | None = None) -> pd.Series:
+        raise NotImplementedError
 
     def _transform(self, x: Features) -> RiverX:
         """``x`` as the final linear step sees it; remembered until the next call or the next learn."""
@@ -314,6 +353,9 @@ class RiverBinaryClassifier(_RiverAdapter):
             return 0.5
         return float(proba.get(True, 0.0))
 
+    def _targets(self, ys: Sequence[float], index: pd.Index | None = None) -> pd.Series:
+        return pd.Series([bool(v >= 0.5) for v in ys], index=index, dtype=bool)
+
     def learn_one(self, x: Features, y: float) -> None:
         if not self._learn_linear(x, bool(y >= 0.5)):
             cast(_Classifier, self.estimator).learn_one(_clean(x), bool(y >= 0.5))
@@ -334,8 +376,7 @@ class RiverBinaryClassifier(_RiverAdapter):
         if not len(frame):
             return
         if self.mini_batch_learning and hasattr(self.estimator, "learn_many") and self._frame_ok(frame):
-            y = pd.Series([bool(v >= 0.5) for v in ys], index=frame.index, dtype=bool)
-            cast(_BatchClassifier, self.estimator).learn_many(frame, y)
+            cast(_BatchClassifier, self.estimator).learn_many(frame, self._targets(ys, frame.index))
             self._learned(len(frame))
             return
         for row, y_value in zip(_rows(frame), ys, strict=True):
@@ -351,6 +392,9 @@ class RiverRegressor(_RiverAdapter):
         else:
             prediction = cast(_Regressor, self.estimator).predict_one(_clean(x))
         return 0.0 if prediction is None else float(prediction)
+
+    def _targets(self, ys: Sequence[float], index: pd.Index | None = None) -> pd.Series:
+        return pd.Series([float(v) for v in ys], index=index, dtype=np.float64)
 
     def learn_one(self, x: Features, y: float) -> None:
         if not self._learn_linear(x, float(y)):
@@ -371,8 +415,7 @@ class RiverRegressor(_RiverAdapter):
         if not len(frame):
             return
         if self.mini_batch_learning and hasattr(self.estimator, "learn_many") and self._frame_ok(frame):
-            y = pd.Series([float(v) for v in ys], index=frame.index, dtype=np.float64)
-            cast(_BatchRegressor, self.estimator).learn_many(frame, y)
+            cast(_BatchRegressor, self.estimator).learn_many(frame, self._targets(ys, frame.index))
             self._learned(len(frame))
             return
         for row, y_value in zip(_rows(frame), ys, strict=True):

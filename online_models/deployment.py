@@ -256,9 +256,8 @@ class Deployment(Generic[OutputT]):
             slots.append(None)
         blueprint, params, model = self.blueprint, self.params, self.model
         # row by row, each prediction is followed at once by its postprocess (which reuses its transform)
-        scores = (
-            None if self._by_row(len(prepared)) else self._predict_batch([entry[5] for entry in prepared])
-        )
+        by_row = self._by_row(len(prepared), explained=outputs)
+        scores = None if by_row else self._predict_batch([entry[5] for entry in prepared], explained=outputs)
         for index, (slot, row, record, key, revealed, features, time_s) in enumerate(prepared):
             try:
                 score = model.predict_one(features) if scores is None else scores[index]
@@ -329,6 +328,9 @@ class Deployment(Generic[OutputT]):
     def _predict_batch(self, features: list[Features], *, explained: bool = True) -> list[float]:
         if self._by_row(len(features), explained=explained):
             return [self.model.predict_one(x) for x in features]
+        predict_rows = getattr(self.model, "predict_rows", None)  # the River adapters: no DataFrame
+        if predict_rows is not None:
+            return cast(list[float], predict_rows(features))
         return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
 
     # -- learning ----------------------------------------------------------------------------------------
@@ -390,8 +392,12 @@ class Deployment(Generic[OutputT]):
         """
         batches = hasattr(self.model, "learn_many") and getattr(self.model, "mini_batch_learning", True)
         if batches and len(pairs) >= MIN_FRAME_ROWS:
-            frame = pd.DataFrame.from_records([captured.features for captured, _ in pairs])
-            cast(_BatchModel, self.model).learn_many(frame, [y for _, y in pairs])
+            rows, ys = [captured.features for captured, _ in pairs], [y for _, y in pairs]
+            learn_rows = getattr(self.model, "learn_rows", None)  # the River adapters: no DataFrame
+            if learn_rows is not None:
+                learn_rows(rows, ys)
+            else:
+                cast(_BatchModel, self.model).learn_many(pd.DataFrame.from_records(rows), ys)
         else:
             learn = self.model.learn_one
             for captured, y in pairs:

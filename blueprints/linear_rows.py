@@ -1,0 +1,94 @@
+"""Score and learn many feature dicts through ``ScaleAndEncode() | <River linear model>`` as matrices.
+
+River's mini-batch verbs take a DataFrame; building one from a micro-batch of feature dicts cost
+more than the work itself. Here the dicts go straight into a matrix of the numeric features and a
+list of the one-hot columns each row switches on (:func:`row_matrix`), and then:
+
+- :func:`linear_outputs` scales the matrix with the scaler's running means and variances and takes
+  its product with the weights: what the adapter's ``predict_one`` computes row by row. A numeric
+  feature is ``log1p``-ed if the step says so, then ``(x - mean) / std`` (0 when the variance is 0,
+  as River's scaler); a missing (None or NaN) one contributes nothing; a string feature ``k = v``
+  adds the weight of the one-hot column ``k_v`` (0 if unseen); the raw output goes through the
+  model's own ``loss.mean_func`` one float at a time, as ``predict_one`` does. Only the order of
+  the additions differs from River's, so results agree to the last bits or so.
+- :func:`learn_linear` is what River's ``Pipeline.learn_many`` does with a frame of those rows:
+  the scaler learns the batch (``ScaleAndEncode.learn_matrix``), then the linear model takes one
+  mini-batch step (its own ``learn_many``) on the scaled and one-hot columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from tracer.blueprints.base import Features
+
+if TYPE_CHECKING:
+    from tracer.blueprints.models import ScaleAndEncode
+
+__all__ = ["RowMatrix", "learn_linear", "linear_outputs", "row_matrix"]
+
+
+class RowMatrix(NamedTuple):
+    """Feature dicts as matrices: numeric columns (log1p applied, NaN where missing) and one-hot cells."""
+
+    numeric: list[str]
+    values: np.ndarray
+    one_hot: list[tuple[int, str]]
+    """(row, one-hot column name) for every string feature of every row."""
+
+
+def row_matrix(route: ScaleAndEncode, rows: Sequence[Features]) -> RowMatrix:
+    """``rows`` split as ``ScaleAndEncode.split_one`` splits each, gathered into one matrix."""
+    logged = route.log1p_features
+    columns: dict[str, int] = {}
+    at_row: list[int] = []
+    at_column: list[int] = []
+    numbers: list[float] = []
+    one_hot: list[tuple[int, str]] = []
+    for r, x in enumerate(rows):
+        for key, value in x.items():
+            if type(value) is str:
+                one_hot.append((r, f"{key}_{value}"))
+            elif value is not None and value == value:
+                number = float(value)
+                if key in logged:
+                    number = math.log1p(number) if number > 0.0 else 0.0
+                at_row.append(r)
+                at_column.append(columns.setdefault(key, len(columns)))
+                numbers.append(number)
+    values = np.full((len(rows), len(columns)), np.nan)
+    values[np.array(at_row, dtype=np.intp), np.array(at_column, dtype=np.intp)] = numbers
+    return RowMatrix(list(columns), values, one_hot)
+
+
+def linear_outputs(route: ScaleAndEncode, glm: Any, rows: Sequence[Features]) -> list[float]:
+    """The linear model's output (``mean_func`` of the raw output) for each row, as ``predict_one`` gives it."""
+    matrix = row_matrix(route, rows)
+    scaled = route.scale_matrix(matrix.numeric, matrix.values)
+    weights = glm._weights  # River's VectorDict: .get() reads without inserting
+    coefficients = np.array([weights.get(name, 0.0) for name in matrix.numeric], dtype=np.float64)
+    raw = scaled @ coefficients + glm.intercept
+    for r, column in matrix.one_hot:
+        raw[r] += weights.get(column, 0.0)
+    mean_func = glm.loss.mean_func
+    return [float(mean_func(value)) for value in raw.tolist()]
+
+
+def learn_linear(route: ScaleAndEncode, glm: Any, rows: Sequence[Features], y: pd.Series) -> None:
+    """One mini-batch of ``rows`` with targets ``y``, learned as River's ``Pipeline.learn_many`` would."""
+    matrix = row_matrix(route, rows)
+    route.learn_matrix(matrix.numeric, matrix.values)
+    scaled = route.scale_matrix(matrix.numeric, matrix.values)
+    one_hot_columns: dict[str, int] = {}
+    for _, column in matrix.one_hot:
+        one_hot_columns.setdefault(column, len(one_hot_columns))
+    encoded = np.zeros((len(rows), len(one_hot_columns)))
+    for r, column in matrix.one_hot:
+        encoded[r, one_hot_columns[column]] = 1.0
+    frame = pd.DataFrame(np.hstack([scaled, encoded]), columns=matrix.numeric + list(one_hot_columns))
+    glm.learn_many(frame, y.set_axis(frame.index))

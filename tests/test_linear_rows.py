@@ -1,0 +1,102 @@
+"""``predict_rows`` on the two-step linear route (one matrix product) gives what ``predict_one`` gives."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from river import linear_model, optim
+
+from tracer.blueprints.base import Features
+from tracer.blueprints.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
+
+NUMERIC = ("usage", "spend", "tickets", "constant")
+PLANS = ("basic", "pro", "team")
+
+
+def _row(rng: random.Random) -> Features:
+    row: dict[str, Any] = {
+        "usage": rng.gauss(5, 3),
+        "spend": rng.lognormvariate(3, 1),
+        "tickets": rng.choice([None, math.nan, float(rng.randint(0, 4))]),
+        "constant": 2.0,  # zero variance: scales to 0
+        "plan": rng.choice(PLANS),
+    }
+    if rng.random() < 0.1:
+        del row["usage"]  # a feature that vanishes for some records
+    return row
+
+
+def _trained(kind: str, seed: int) -> Any:
+    rng = random.Random(seed)
+    if kind == "classifier":
+        model: Any = RiverBinaryClassifier(
+            ScaleAndEncode(log1p=("spend",)) | linear_model.LogisticRegression(optim.SGD(0.1))
+        )
+    else:
+        model = RiverRegressor(
+            ScaleAndEncode(log1p=("spend",)) | linear_model.LinearRegression(optim.SGD(0.01))
+        )
+    for _ in range(300):
+        row = _row(rng)
+        model.learn_one(row, float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"])
+    return model
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), unseen=st.booleans())
+def test_predict_rows_matches_predict_one(kind: str, seed: int, unseen: bool) -> None:
+    model = _trained(kind, seed)
+    rng = random.Random(seed + 1)
+    rows = [_row(rng) for _ in range(64)]
+    if unseen:  # a category and a numeric feature the model has never seen
+        rows[3] = {**rows[3], "plan": "enterprise", "region_code": 7.0}
+    expected = [model.predict_one(row) for row in rows]
+    assert model.predict_rows(rows) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_predict_rows_leaves_the_model_as_it_was() -> None:
+    model = _trained("classifier", 1)
+    before = (dict(model.estimator[0].scaler.means), model.estimator[-1].weights)
+    model.predict_rows([{"never_seen": 1.0, "plan": "basic"}])
+    assert (dict(model.estimator[0].scaler.means), model.estimator[-1].weights) == before
+
+
+def test_other_pipelines_fall_back_to_predict_many() -> None:
+    from river import preprocessing
+
+    model = RiverBinaryClassifier(preprocessing.StandardScaler() | linear_model.LogisticRegression())
+    rows: list[Features] = [{"x": float(i), "y": float(i % 3)} for i in range(40)]
+    for row in rows:
+        model.learn_one(row, float(row["x"] > 20))
+    assert model.predict_rows(rows) == pytest.approx([model.predict_one(row) for row in rows], rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_learn_rows_learns_what_learn_many_of_a_frame_learns(kind: str, seed: int) -> None:
+    rows_model = _trained(kind, seed)
+    frame_model = copy.deepcopy(rows_model)
+    rng = random.Random(seed + 2)
+    for _ in range(4):
+        rows = [_row(rng) for _ in range(48)]
+        rows[5] = {**rows[5], "plan": "enterprise", "region_code": 3.0}  # new columns mid-stream
+        ys = [float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"] for row in rows]
+        rows_model.learn_rows(rows, ys)
+        frame_model.learn_many(pd.DataFrame.from_records(rows), ys)
+    scaler, other = rows_model.estimator[0].scaler, frame_model.estimator[0].scaler
+    assert dict(scaler.counts) == dict(other.counts)
+    assert dict(scaler.means) == pytest.approx(dict(other.means), rel=1e-12)
+    assert dict(scaler.vars) == pytest.approx(dict(other.vars), rel=1e-12)
+    glm, other_glm = rows_model.estimator[-1], frame_model.estimator[-1]
+    assert glm.weights == pytest.approx(other_glm.weights, rel=1e-10, abs=1e-14)
+    assert glm.intercept == pytest.approx(other_glm.intercept, rel=1e-10)
+    assert rows_model.n_learned == frame_model.n_learned
