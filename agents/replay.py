@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,10 @@ from pathlib import Path
 import pandas as pd
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-__all__ = ["Record", "produce_file", "read_records", "tail_topic"]
+__all__ = ["MAX_UNACKED", "Record", "produce_file", "read_records", "tail_topic"]
+
+MAX_UNACKED = 10_000
+"""Sends ``produce_file`` lets wait for their acknowledgement at once."""
 
 
 @dataclass(frozen=True)
@@ -75,24 +79,32 @@ async def produce_file(
     rate_per_s: float | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Send ``records`` to ``topic``, paced at ``rate_per_s`` if given; returns how many were acked."""
+    """Send ``records`` to ``topic``, paced at ``rate_per_s`` if given; returns how many were acked.
+
+    At most ``MAX_UNACKED`` sends wait for their acknowledgement at a time (the oldest is awaited
+    first), so memory stays flat however long the file; a failed send raises.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await producer.start()
     started = time.monotonic()
+    acked = 0
     try:
-        pending = []
+        unacked: deque[asyncio.Future[object]] = deque()
         for index, record in enumerate(records):
             if rate_per_s:
                 ahead = index / rate_per_s - (time.monotonic() - started)
                 if ahead > 0:
                     await asyncio.sleep(ahead)
-            pending.append(await producer.send(topic, record.value, key=record.key))
+            unacked.append(await producer.send(topic, record.value, key=record.key))
+            if len(unacked) >= MAX_UNACKED:
+                await unacked.popleft()
+                acked += 1
             if on_progress and index % 100 == 99:
                 on_progress(100)
-        await asyncio.gather(*pending)
+        await asyncio.gather(*unacked)
         if on_progress:
             on_progress(len(records) % 100)
-        return len(pending)
+        return acked + len(unacked)
     finally:
         await producer.stop()
 

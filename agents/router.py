@@ -48,7 +48,7 @@ class Router:
         await consumer.start()
         try:
             while not should_stop():
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+                batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 if batch:
                     await self.route(batch)
                     await consumer.commit()

@@ -37,7 +37,6 @@ replay: predictions are at least once, the model state is exactly as if nothing 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import time
@@ -49,6 +48,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
 from mode.utils.logging import cry
+from pydantic_core import to_json
 
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import TracerMetrics
@@ -218,7 +218,7 @@ class ScoringService(Service):
         lag_measured_at = 0.0
         try:
             while not self.should_stop:
-                batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+                batch = await consumer.getmany(timeout_ms=100, max_records=500)
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
                     for tp, messages in batch.items():
                         await self._score_partition(tp, messages)
@@ -360,16 +360,16 @@ class ScoringService(Service):
         now = _now_ms()
         version = live.model_version
         latencies = []
-        add, predictions, dumps = publisher.add, topics.predictions, json.dumps
+        add, predictions = publisher.add, topics.predictions
         for prediction in result.predictions:
             latency_ms = max(0, now - prediction.timestamp_ms)
             latencies.append(float(latency_ms))
             source = prediction.source
-            value = dumps({
+            value = to_json({  # pydantic's Rust encoder: a quarter of json.dumps' time
                 "deployment": spec.id, "blueprint": spec.blueprint, "model_version": version, "key": prediction.key,
                 "output": prediction.output, "latency_ms": latency_ms, "ts": now,
                 "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
-            }).encode()  # fmt: skip
+            })  # fmt: skip
             await add(predictions, value, key=prediction.key.split("@", 1)[0].encode())
         reasons: dict[str, int] = defaultdict(int)
         deployment_key = spec.id.encode()
