@@ -48,10 +48,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
 from mode.utils.logging import cry
-from pydantic_core import to_json
 
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import TracerMetrics
+from tracer.agents.outputs import now_ms, publish_result, publish_versions
 from tracer.agents.publisher import Publisher
 from tracer.agents.router import Router
 from tracer.agents.routing import (
@@ -67,7 +67,7 @@ from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, ModelVersion, ReasonCode, SourceOffset
+from tracer.schemas import DeploymentSpec, ReasonCode, SourceOffset
 
 __all__ = ["Owned", "ScoringService"]
 
@@ -98,10 +98,6 @@ class Owned:
     touched_at: float = field(default_factory=time.monotonic)
     events_since_checkpoint: int = 0
     checkpointed_at: float = field(default_factory=time.monotonic)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class ScoringService(Service):
@@ -311,7 +307,7 @@ class ScoringService(Service):
             if event is None:  # a tick: close the open block here
                 owned.tick_pending = False
                 if chunk:
-                    await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+                    await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
                     chunk = []
                 if owned.block is not None:
                     await self._close_block(owned)
@@ -319,18 +315,18 @@ class ScoringService(Service):
             block = owned.accepted // block_events
             owned.accepted += 1
             if owned.block is not None and block != owned.block:
-                await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+                await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
                 chunk = []
                 await self._close_block(owned)
             owned.block = block
             chunk.append(event)
         if chunk:
-            await self._publish(owned.live, owned.live.score(chunk, now_ms=_now_ms()))
+            await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
         owned.events_since_checkpoint += len(items)
         owned.touched_at = time.monotonic()
 
     async def _close_block(self, owned: Owned) -> None:
-        await self._publish(owned.live, owned.live.learn_block(now_ms=_now_ms()))
+        await self._publish(owned.live, owned.live.learn_block(now_ms=now_ms()))
         owned.block = None
 
     async def _tick_idle_blocks(self, consumer: AIOKafkaConsumer) -> None:
@@ -354,54 +350,7 @@ class ScoringService(Service):
 
     async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
         """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
-        publisher = self._publisher()
-        topics = self.settings.topics
-        spec = live.spec
-        now = _now_ms()
-        version = live.model_version
-        latencies = []
-        add, predictions = publisher.add, topics.predictions
-        for prediction in result.predictions:
-            latency_ms = max(0, now - prediction.timestamp_ms)
-            latencies.append(float(latency_ms))
-            source = prediction.source
-            value = to_json({  # pydantic's Rust encoder: a quarter of json.dumps' time
-                "deployment": spec.id, "blueprint": spec.blueprint, "model_version": version, "key": prediction.key,
-                "output": prediction.output, "latency_ms": latency_ms, "ts": now,
-                "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
-            })  # fmt: skip
-            await add(predictions, value, key=prediction.key.split("@", 1)[0].encode())
-        reasons: dict[str, int] = defaultdict(int)
-        deployment_key = spec.id.encode()
-        for letter in result.dead_letters:
-            source = letter.event.source
-            value = dead_letter(letter.reason, letter.error, raw=letter.event.value, key=letter.event.key,
-                                topic=source.topic, partition=source.partition, offset=source.offset,
-                                deployment=spec.id)  # fmt: skip
-            await add(topics.dlq, value, key=deployment_key)
-            if not letter.event.is_label:
-                reasons[letter.reason.value] += 1
-        for alert in result.alerts:
-            await add(topics.drift_alerts, alert.model_dump_json().encode(), key=deployment_key)
-            self.metrics.record_drift_alert(spec.id, alert.kind, alert.detector)
-        for report in result.reports:
-            await add(topics.shadow_reports, report.model_dump_json().encode(), key=deployment_key)
-            self.metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
-        await self._publish_versions(result.versions)
-        self.metrics.record_batch(
-            spec.id, spec.input_topics[0], consumed=result.rows, predicted=len(result.predictions),
-            dead_lettered_by_reason=reasons, latencies_ms=latencies,
-            scores=[p.score for p in result.predictions],
-        )  # fmt: skip
-        self.metrics.record_labels(spec.id, joined=result.labels_joined, expired=result.labels_expired)
-
-    async def _publish_versions(self, versions: Iterable[ModelVersion]) -> None:
-        """Record model versions in the compacted registry topic, keyed ``version/<deployment>/<n>``."""
-        publisher = self._publisher()
-        for record in versions:
-            key = f"version/{record.deployment}/{record.version}".encode()
-            await publisher.add(self.settings.topics.registry, record.model_dump_json().encode(), key=key)
-            self.metrics.set_model_version(record.deployment, record.version)
+        await publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
 
     def _publisher(self) -> Publisher:
         if self.publisher is None:
@@ -449,7 +398,7 @@ class ScoringService(Service):
             deployment=deployment,
             model_version=owned.live.model_version,
             offsets={f"{self.routed_topic}:{partition}": owned.next_offset},
-            created_at=_now_ms(),
+            created_at=now_ms(),
             secret=self.secret,
         )
         publisher.track(await self.producer.send(self.checkpoint_topic, blob, key=deployment.encode()))
@@ -475,7 +424,9 @@ class ScoringService(Service):
                     self.metrics.record_model_error(deployment, "checkpoint_refused")
             if owned is None:
                 owned = Owned(LiveDeployment(self.specs[deployment]))
-                await self._publish_versions(owned.live.history.records)
+                await publish_versions(
+                    self._publisher(), self.settings.topics, self.metrics, owned.live.history.records
+                )
             owned.checkpointed_at = time.monotonic()
             owned.tick_pending = False  # a tick written before a crash is read again on replay, or lost
             self.owned[deployment] = owned
