@@ -49,6 +49,16 @@ def check_spec(spec: DeploymentSpec) -> list[str]:
             problems.append(
                 f"column_mapping.{name}: {blueprint.id} has no input {name!r}; inputs: {', '.join(sorted(inputs))}"
             )
+    for index, shadow in enumerate(spec.shadows):
+        try:
+            blueprint.resolve_params({**spec.params, **shadow.params})
+        except ParameterError as error:
+            problems.append(f"shadows[{index}].params: {error}")
+        if shadow.model is not None and shadow.model not in blueprint.challenger_models:
+            offered = ", ".join(blueprint.challenger_models) or "none"
+            problems.append(
+                f"shadows[{index}].model: {blueprint.id} offers no model {shadow.model!r}; it offers: {offered}"
+            )
     if spec.labels.mode == "self" and blueprint.id != "price_movement":
         problems.append(f"labels.mode: 'self' needs a self-labelling blueprint; {blueprint.id} is not one")
     return problems

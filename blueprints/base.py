@@ -173,6 +173,9 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     one event for this blueprint."""
     drift_exempt_features: ClassVar[tuple[str, ...]] = ()
     """Features the data-drift detectors skip, such as a date that only ever grows."""
+    challenger_models: ClassVar[tuple[str, ...]] = ()
+    """Other pipelines a shadow can run on the same features (``ShadowSpec.model``), built by
+    :meth:`make_challenger_model`."""
     feature_params: ClassVar[frozenset[str] | None] = None
     """The parameters ``new_state`` and ``featurize`` read. None (the default) means any may. With a
     declared set, a challenger whose parameters differ only elsewhere (a label horizon, an output
@@ -192,6 +195,11 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     @abstractmethod
     def make_model(self, params: Params, seed: int) -> OnlineModel:
         """A fresh online model. The same ``seed`` gives the same predictions on the same data."""
+
+    def make_challenger_model(self, name: str, params: Params, seed: int) -> OnlineModel:
+        """A fresh model of another pipeline, one of ``challenger_models``, for a shadow to run."""
+        known = ", ".join(self.challenger_models) or "none"
+        raise KeyError(f"{self.id} has no challenger model {name!r}; it has: {known}")
 
     @abstractmethod
     def label_of(self, record: Record, params: Params) -> float | None:

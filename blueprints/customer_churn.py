@@ -53,7 +53,7 @@ from tracer.blueprints.base import (
     Record,
     StandIn,
 )
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode
+from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]
@@ -223,6 +223,7 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         ParamSpec("predictionWindow", "30_days", "How far ahead churn is predicted; shapes estimated_churn_window.",
                   tuple(WINDOW_DAYS)),
     )  # fmt: skip
+    challenger_models = ("hoeffding_tree",)
     feature_params = frozenset({"churnDefinition"})  # decides whether days_inactive is a feature
     label = LabelSpec(
         "cancelled_subscription: the 'churned' column; no_login_30_days: as-of time minus last activity >= 30 days.",
@@ -286,6 +287,12 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
             | linear_model.LogisticRegression(optimizer=optim.SGD(0.03), l2=1e-4, intercept_lr=0.03),
             mini_batch_learning=False,
         )
+
+    def make_challenger_model(self, name: str, params: Params, seed: int) -> OnlineModel:
+        """``hoeffding_tree``: a non-linear challenger on the same features."""
+        if name == "hoeffding_tree":
+            return hoeffding_tree_classifier(seed, log1p=LOGGED_FEATURES)
+        return super().make_challenger_model(name, params, seed)
 
     def label_of(self, record: Record, params: Params) -> float | None:
         if params["churnDefinition"] == "no_login_30_days":

@@ -38,12 +38,12 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
-from river import base, compose, linear_model, preprocessing
+from river import base, compose, linear_model, preprocessing, tree
 
 from tracer.blueprints.base import Features
 from tracer.blueprints.linear_rows import learn_linear, linear_outputs
 
-__all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode"]
+__all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode", "hoeffding_tree_classifier"]
 
 RiverX = dict[Hashable, Any]
 
@@ -208,6 +208,8 @@ class _RiverAdapter:
         """Labelled examples learned so far (rows of ``learn_many`` included)."""
         pipeline = estimator if isinstance(estimator, compose.Pipeline) else None
         glm: Any = pipeline[-1] if pipeline is not None else estimator
+        self._final = glm
+        """The last step: a River Pipeline has every mini-batch verb, but only passes them on to it."""
         self._glm: linear_model.base.GLM | None = glm if isinstance(glm, linear_model.base.GLM) else None
         self._pipeline = pipeline
         first: Any = pipeline[0] if pipeline is not None else estimator
@@ -242,6 +244,8 @@ class _RiverAdapter:
         two-step linear route (:mod:`~tracer.blueprints.linear_rows`), else ``predict_many``."""
         if self._route is not None and self._glm is not None:
             return linear_outputs(self._route, self._glm, rows)
+        if not (hasattr(self._final, "predict_proba_many") or hasattr(self._final, "predict_many")):
+            return [self.predict_one(x) for x in rows]
         return self.predict_many(pd.DataFrame.from_records(rows))
 
     def learn_rows(self, rows: Sequence[Features], ys: Sequence[float]) -> None:
@@ -252,6 +256,9 @@ class _RiverAdapter:
             self._learned(len(rows))
             return
         self.learn_many(pd.DataFrame.from_records(rows), ys)
+
+    def predict_one(self, x: Features) -> float:
+        raise NotImplementedError
 
     def predict_many(self, frame: pd.DataFrame) -> list[float]:
         raise NotImplementedError
@@ -365,7 +372,7 @@ class RiverBinaryClassifier(_RiverAdapter):
         """P(True) for each row of ``frame``, all from the model as it is now."""
         if not len(frame):
             return []
-        if hasattr(self.estimator, "predict_proba_many") and self._frame_ok(frame):
+        if hasattr(self._final, "predict_proba_many") and self._frame_ok(frame):
             proba = cast(_BatchClassifier, self.estimator).predict_proba_many(frame)
             if True in proba.columns:
                 return cast(list[float], proba[True].to_numpy(dtype=np.float64).tolist())
@@ -375,7 +382,7 @@ class RiverBinaryClassifier(_RiverAdapter):
         """Learn a mini-batch: River's ``learn_many`` (one averaged step) when possible, else row by row."""
         if not len(frame):
             return
-        if self.mini_batch_learning and hasattr(self.estimator, "learn_many") and self._frame_ok(frame):
+        if self.mini_batch_learning and hasattr(self._final, "learn_many") and self._frame_ok(frame):
             cast(_BatchClassifier, self.estimator).learn_many(frame, self._targets(ys, frame.index))
             self._learned(len(frame))
             return
@@ -405,7 +412,7 @@ class RiverRegressor(_RiverAdapter):
         """The predicted value for each row of ``frame``, all from the model as it is now."""
         if not len(frame):
             return []
-        if hasattr(self.estimator, "predict_many") and self._frame_ok(frame):
+        if hasattr(self._final, "predict_many") and self._frame_ok(frame):
             predicted = cast(_BatchRegressor, self.estimator).predict_many(frame)
             return cast(list[float], predicted.to_numpy(dtype=np.float64).tolist())
         return [self.predict_one(row) for row in _rows(frame)]
@@ -414,9 +421,18 @@ class RiverRegressor(_RiverAdapter):
         """Learn a mini-batch with River's ``learn_many`` when possible, else row by row."""
         if not len(frame):
             return
-        if self.mini_batch_learning and hasattr(self.estimator, "learn_many") and self._frame_ok(frame):
+        if self.mini_batch_learning and hasattr(self._final, "learn_many") and self._frame_ok(frame):
             cast(_BatchRegressor, self.estimator).learn_many(frame, self._targets(ys, frame.index))
             self._learned(len(frame))
             return
         for row, y_value in zip(_rows(frame), ys, strict=True):
             self.learn_one(row, y_value)
+
+
+def hoeffding_tree_classifier(seed: int, *, log1p: tuple[str, ...] = ()) -> RiverBinaryClassifier:
+    """A Hoeffding adaptive tree behind :class:`ScaleAndEncode`: a non-linear challenger pipeline for a
+    binary blueprint (``Blueprint.challenger_models``). It learns row by row (River's tree has no
+    mini-batch verbs) and explains nothing."""
+    return RiverBinaryClassifier(
+        ScaleAndEncode(log1p=log1p) | tree.HoeffdingAdaptiveTreeClassifier(seed=seed)
+    )

@@ -55,7 +55,7 @@ from tracer.blueprints.base import (
     StandIn,
     Task,
 )
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode
+from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
 
 __all__ = [
@@ -185,6 +185,7 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
             "thresholdBp", 0, "Dead zone: moves smaller than this many bp are not learned.", (0, 1, 2, 5, 10)
         ),
     )
+    challenger_models = ("hoeffding_tree",)
     feature_params = frozenset()  # horizonSeconds and thresholdBp only settle labels
     label: ClassVar[LabelSpec] = LabelSpec(
         description="1.0 if the symbol's mid is higher horizonSeconds later, else 0.0.",
@@ -254,6 +255,12 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
         return RiverBinaryClassifier(
             ScaleAndEncode() | linear_model.LogisticRegression(optim.SGD(0.01), l2=1e-4)
         )
+
+    def make_challenger_model(self, name: str, params: Params, seed: int) -> OnlineModel:
+        """``hoeffding_tree``: a non-linear challenger on the same features."""
+        if name == "hoeffding_tree":
+            return hoeffding_tree_classifier(seed)
+        return super().make_challenger_model(name, params, seed)
 
     def label_of(self, record: Record, params: Params) -> float | None:
         """None: a snapshot carries no outcome of its own; later snapshots settle it (``self_labels``)."""

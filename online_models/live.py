@@ -45,6 +45,7 @@ from tracer.schemas import (
     ModelVersion,
     ReasonCode,
     ShadowReport,
+    ShadowSpec,
     SourceOffset,
 )
 from tracer.schemas.decode import MAX_MESSAGE_BYTES, Rejection, decode
@@ -154,7 +155,7 @@ class LiveDeployment:
             spec, created_at=created_at if created_at is not None else int(time.time() * 1000)
         )
         self.shadows = {
-            shadow.name: self._deployment({**spec.params, **shadow.params}, mapping)
+            shadow.name: self._challenger(shadow, mapping)
             for shadow in spec.shadows
             if shadow.version is None
         }
@@ -182,6 +183,15 @@ class LiveDeployment:
             seed=self.spec.seed,
             pending_ttl_s=self.spec.labels.ttl_seconds,
         )
+
+    def _challenger(self, shadow: ShadowSpec, mapping: dict[str, str]) -> Deployment[Any]:
+        """A fresh shadow: the deployment's params merged with its own, and its own pipeline if it names one."""
+        challenger = self._deployment({**self.spec.params, **shadow.params}, mapping)
+        if shadow.model is not None:
+            challenger.model = challenger.blueprint.make_challenger_model(
+                shadow.model, challenger.params, self.spec.seed
+            )
+        return challenger
 
     def _tracker(self, name: str) -> AgreementTracker:
         kind: ModelKind = "classifier" if self.task == "binary" else "regressor"

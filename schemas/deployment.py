@@ -44,11 +44,21 @@ class LabelSource(OutboundModel):
 
 
 class ShadowSpec(OutboundModel):
-    """A challenger scored next to the live model: other parameters, or a registered version."""
+    """A challenger scored next to the live model: another pipeline (``model``, one the blueprint
+    offers), other parameters, or a registered version."""
 
     name: DeploymentId
     params: dict[str, ParamValue] = Field(default_factory=dict)
     version: Annotated[int, Field(ge=1)] | None = None
+    model: NonEmptyStr | None = Field(
+        None, description="Another pipeline on the same features: one of the blueprint's challenger_models."
+    )
+
+    @model_validator(mode="after")
+    def _one_model(self) -> Self:
+        if self.model is not None and self.version is not None:
+            raise ValueError("a shadow runs either a registered version or another model, not both")
+        return self
 
 
 class DriftPolicy(OutboundModel):

@@ -238,6 +238,26 @@ def check_feature_params(blueprint: AnyBlueprint) -> None:
             assert varied == expected, f"{spec.name}={value!r} changes the features"
 
 
+def check_challenger_models(blueprint: AnyBlueprint) -> None:
+    """Every challenger pipeline a blueprint offers scores and learns its sample, the same on every run,
+    and pickles; a name it doesn't offer is refused with the ones it does."""
+    rows = _rows(blueprint)
+    for name in blueprint.challenger_models:
+        runs = []
+        for _ in range(2):
+            deployment = Deployment(blueprint, seed=3)
+            deployment.model = deployment.blueprint.make_challenger_model(name, deployment.params, 3)
+            runs.append([s.score for s in _run(deployment, rows)])
+        assert runs[0] == runs[1] and all(math.isfinite(score) for score in runs[0])
+        assert deployment.labels_learned > 0
+        clone = pickle.loads(pickle.dumps(deployment))
+        assert [clone.score(row).score for row in rows[:5]] == [
+            deployment.score(row).score for row in rows[:5]
+        ]
+    with pytest.raises(KeyError, match="no challenger model 'nope'"):
+        blueprint().make_challenger_model("nope", blueprint.resolve_params(), 0)
+
+
 CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_input_not_mutated,
     check_column_order,
@@ -249,6 +269,7 @@ CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_sample,
     check_batch_matches_rows,
     check_feature_params,
+    check_challenger_models,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -194,3 +195,26 @@ def test_rolling_back_twice_to_one_version_restores_it_as_it_was_kept() -> None:
     live.process(stream[300:], now_ms=3)  # live (version 3) learns: the kept version 1 must not
     live.rollback(now_ms=4, to_version=1)
     assert live.model_version == 4 and probe_scores(live) == kept
+
+
+def test_a_shadow_can_run_another_pipeline_and_be_promoted() -> None:
+    live = LiveDeployment(spec(shadows=[{"name": "tree", "model": "hoeffding_tree"}]), created_at=0)
+    reports = []
+    for start in range(0, 1500, 250):
+        reports += live.process(events(250, seed=start), now_ms=0).reports
+    tree = live.shadows["tree"]
+    assert "HoeffdingAdaptiveTree" in repr(tree.model) and "LogisticRegression" in repr(live.live.model)
+    assert tree.labels_learned == live.live.labels_learned > 1000
+    assert reports and reports[-1].agreement < 1.0, "another model: it disagrees somewhere"
+    assert probe_scores(tree) != probe_scores(live.live)
+    live.promote("tree", now_ms=1)
+    assert "HoeffdingAdaptiveTree" in repr(live.live.model)
+    after = live.process(events(100, seed=99), now_ms=2)
+    assert len(after.predictions) == 100 and all(0.0 <= p.score <= 1.0 for p in after.predictions)
+    restored = pickle.loads(pickle.dumps(live))
+    assert probe_scores(restored) == probe_scores(live)
+
+
+def test_a_shadow_runs_a_version_or_another_model_not_both() -> None:
+    with pytest.raises(ValueError, match="either a registered version or another model"):
+        spec(shadows=[{"name": "x", "version": 1, "model": "hoeffding_tree"}])
