@@ -173,6 +173,10 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     one event for this blueprint."""
     drift_exempt_features: ClassVar[tuple[str, ...]] = ()
     """Features the data-drift detectors skip, such as a date that only ever grows."""
+    explains_with_model: ClassVar[bool] = False
+    """``postprocess`` asks the model to explain the row (``contributions``, ``scaled_values``): a linear
+    model then scores a micro-batch row by row, so each explanation reuses its row's transform; one
+    that doesn't is scored as one matrix."""
     challenger_models: ClassVar[tuple[str, ...]] = ()
     """Other pipelines a shadow can run on the same features (``ShadowSpec.model``), built by
     :meth:`make_challenger_model`."""

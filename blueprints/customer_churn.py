@@ -224,6 +224,7 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
                   tuple(WINDOW_DAYS)),
     )  # fmt: skip
     challenger_models = ("hoeffding_tree",)
+    explains_with_model = True  # the risk vectors: each feature's share of the logit
     feature_params = frozenset({"churnDefinition"})  # decides whether days_inactive is a feature
     label = LabelSpec(
         "cancelled_subscription: the 'churned' column; no_login_30_days: as-of time minus last activity >= 30 days.",

@@ -317,11 +317,15 @@ class Deployment(Generic[OutputT]):
         return out
 
     def _by_row(self, rows: int, *, explained: bool = True) -> bool:
-        """Whether a batch of ``rows`` is scored row by row rather than with ``predict_many``
-        (``prefers_rows`` counts only when outputs follow: its gain is the explanation's reuse)."""
+        """Whether a batch of ``rows`` is scored row by row rather than as a batch (``prefers_rows``
+        counts only when outputs that explain with the model follow: its gain is the explanation's reuse)."""
         return (
             rows < MIN_FRAME_ROWS
-            or (explained and getattr(self.model, "prefers_rows", False))
+            or (
+                explained
+                and self.blueprint.explains_with_model
+                and getattr(self.model, "prefers_rows", False)
+            )
             or not hasattr(self.model, "predict_many")
         )
 
