@@ -104,10 +104,8 @@ class SourceMark:
     def __init__(self, marks: Mapping[str, int] | None = None) -> None:
         self.marks: dict[str, int] = dict(marks or {})
 
-    def fresh(self, source: str) -> bool:
-        """True the first time ``source`` ("topic:partition:offset") is seen; advances the mark."""
-        topic_partition, _, offset_text = source.rpartition(":")
-        offset = int(offset_text)
+    def fresh(self, topic_partition: str, offset: int) -> bool:
+        """True the first time ``offset`` of ``topic_partition`` ("topic:partition") is seen; advances the mark."""
         if offset < self.marks.get(topic_partition, 0):
             return False
         self.marks[topic_partition] = offset + 1

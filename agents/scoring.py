@@ -261,14 +261,16 @@ class ScoringService(Service):
             if headers[HEADER_KIND] == KIND_TICK:
                 by_deployment[deployment].append((message.offset, None))
                 continue
-            source = headers[HEADER_SOURCE].decode()
-            if not owned.marks.fresh(source):
+            topic_partition, _, offset_text = headers[HEADER_SOURCE].decode().rpartition(":")
+            offset = int(offset_text)
+            if not owned.marks.fresh(topic_partition, offset):
                 continue
-            topic, partition, offset = source.rsplit(":", 2)
+            topic, _, partition = topic_partition.rpartition(":")
             event = RoutedEvent(
                 message.value,
                 None,
-                SourceOffset(topic=topic, partition=int(partition), offset=int(offset)),
+                # built by the router from a consumed record's coordinates: no validation needed
+                SourceOffset.model_construct(topic=topic, partition=int(partition), offset=offset),
                 message.timestamp,
                 headers[HEADER_KIND] == KIND_LABEL,
             )
