@@ -39,6 +39,7 @@ dropped silently.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -198,6 +199,30 @@ class Deployment(Generic[OutputT]):
         self._capture(key, features, score, time_s)
         self.predictions += 1
         return Scored(key, output, features, score, label, time_s, row, revealed)
+
+    def peek(self, record: Mapping[str, Any], *, row: RowId = None) -> Scored[OutputT]:
+        """Score one raw row as :meth:`score` would, changing nothing: the features come from a scratch
+        copy of the feature state, nothing is captured for a label and no counter moves.
+
+        For requests from outside the stream (HTTP): the stream's state stays a function of its log,
+        so a replay after a crash still ends where an uninterrupted run ends, and a request can't
+        settle (and so steal) a self-labelled prediction or supersede a captured one. Raises InputError.
+        """
+        state, watermark = self.state, self.watermark_s
+        self.state = copy.deepcopy(state)
+        try:
+            canonical = self._canonical(record, row)
+            key, _, features, time_s = self._prepare(canonical)
+            score = self.model.predict_one(features)
+            output = self.blueprint.postprocess(score, features, self.model, self.params)
+            label = self.blueprint.label_of(canonical, self.params)
+        except InputError:
+            raise
+        except Exception as error:
+            raise _scoring_error(error, row) from error
+        finally:
+            self.state, self.watermark_s = state, watermark
+        return Scored(key, output, features, score, label, time_s, row, ())
 
     def predict_one(self, record: Mapping[str, Any]) -> OutputT:
         """The blueprint's typed output for one raw row (its features are captured for learning)."""

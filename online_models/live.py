@@ -440,8 +440,9 @@ class LiveDeployment:
     # -- serving and operations ------------------------------------------------------------------
 
     def predict(self, row: Mapping[str, Any]) -> Scored[Any]:
-        """Score one row with the live model, as the stream does (its features wait for a label)."""
-        return self.live.score(row)
+        """Score one row from outside the stream (HTTP) with the live model, as the stream would,
+        changing nothing the stream holds (``Deployment.peek``)."""
+        return self.live.peek(row)
 
     def promote(self, shadow: str, *, now_ms: int, evidence: dict[str, Any] | None = None) -> ModelVersion:
         """Make shadow ``shadow`` live: a copy of its model and its parameters become a new version,

@@ -273,8 +273,10 @@ def test_predict_uses_the_owned_live_model_and_counts(tmp_path: Path) -> None:
             assert answer.status == 200, body
             assert body["model_version"] == 1 and 0 <= body["output"]["churn_probability"] <= 1
             same = await client.post("/deployments/churn/predict", json=_row(), headers=key)
-            assert same.status == 200
-            assert context.service.owned["churn"].live.live.predictions == 2
+            assert same.status == 200 and (await same.json())["score"] == body["score"]
+            live = context.service.owned["churn"].live.live
+            assert body["score"] == live.peek(_row()).score, "the owned live model scored it"
+            assert live.predictions == 0 and live.pending == 0, "and the stream's state is untouched"
             rejected = await client.post(
                 "/ml/predict", json={"deployment": "churn", "row": {"a": 1}}, headers=key
             )

@@ -59,7 +59,7 @@ def test_predict_rows_matches_predict_one(kind: str, seed: int, unseen: bool) ->
     if unseen:  # a category and a numeric feature the model has never seen
         rows[3] = {**rows[3], "plan": "enterprise", "region_code": 7.0}
     expected = [model.predict_one(row) for row in rows]
-    assert model.predict_rows(rows) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert model.predict_rows(rows) == pytest.approx(expected, rel=1e-9, abs=1e-12)  # sums in another order
 
 
 def test_predict_rows_leaves_the_model_as_it_was() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.errors import InputError
 from tracer.blueprints.price_movement import PriceMovement
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import LiveDeployment, RoutedEvent
@@ -218,3 +219,31 @@ def test_a_shadow_can_run_another_pipeline_and_be_promoted() -> None:
 def test_a_shadow_runs_a_version_or_another_model_not_both() -> None:
     with pytest.raises(ValueError, match="either a registered version or another model"):
         spec(shadows=[{"name": "x", "version": 1, "model": "hoeffding_tree"}])
+
+
+def test_an_http_prediction_changes_nothing_the_stream_holds() -> None:
+    """A snapshot scored over HTTP must not move price_movement's per-symbol history, settle (and so
+    steal) the stream's pending predictions, or leave a capture: the stream's state stays a function
+    of its log, and the stream goes on exactly as if the request had never come."""
+    spec_market = DeploymentSpec.model_validate(MARKET)
+    asked, untouched = LiveDeployment(spec_market, created_at=0), LiveDeployment(spec_market, created_at=0)
+    stream = market_events(1200)
+    for target in (asked, untouched):
+        target.process(stream[:600], now_ms=0)
+    snapshot = json.loads(stream[600].value)
+    answer = asked.predict({**snapshot, "ts": snapshot["ts"] + 3_600_000})  # an hour on: all is due
+    expected = copy.deepcopy(untouched.live).score({**snapshot, "ts": snapshot["ts"] + 3_600_000})
+    assert answer.score == expected.score and answer.output == expected.output, "scored as the stream would"
+    assert asked.live.counters() == untouched.live.counters()
+    assert pickle.dumps(asked.live.state) == pickle.dumps(untouched.live.state)
+    assert asked.live.pending == untouched.live.pending
+    later = [asked.process(stream[600:], now_ms=0), untouched.process(stream[600:], now_ms=0)]
+    assert [p.score for p in later[0].predictions] == [p.score for p in later[1].predictions]
+    assert asked.live.counters() == untouched.live.counters()
+
+
+def test_an_http_prediction_of_a_bad_row_says_what_is_wrong() -> None:
+    live = LiveDeployment(spec(), created_at=0)
+    with pytest.raises(InputError, match=r"missing required input\(s\):\s+- last_activity_date"):
+        live.predict({"cust_id": "x"})
+    assert live.live.counters()["errors"] == 0, "not a stream error"

@@ -266,10 +266,16 @@ def test_stream_and_http_share_the_live_model(worker: Worker) -> None:
         assert info["rows_seen"] == 300 and info["counters"]["labels_learned"] > 0
         assert sum(info["learned_through"].values()) >= 300
         assert sum(info["source_offsets"].values()) == 300
-        before = info["counters"]["predictions"]
         answer = client.post("/ml/predict", json={"deployment": "churn", "row": rows[0]})
         assert answer.status_code == 200 and answer.json()["model_version"] == info["model_version"]
-        assert _info(client, "churn")["counters"]["predictions"] == before + 1, "the same LiveDeployment"
+        again = client.post("/ml/predict", json={"deployment": "churn", "row": rows[0]})
+        assert again.json()["score"] == answer.json()["score"]
+        assert _info(client, "churn")["counters"] == info["counters"], "HTTP leaves the stream's state alone"
+        more = _json_rows(CustomerChurn().sample(300, seed=6))
+        produce(worker.bootstrap, worker.prefix + "customers", [json.dumps(r).encode() for r in more])
+        _wait_for(lambda: _info(client, "churn")["rows_seen"] >= 600, "the stream to learn more")
+        later = client.post("/ml/predict", json={"deployment": "churn", "row": rows[0]})
+        assert later.json()["score"] != answer.json()["score"], "the live model, which the stream trains"
 
 
 def test_deploy_on_a_topic_the_router_reads(worker: Worker) -> None:
