@@ -24,6 +24,7 @@ Canonical records
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,12 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     @abstractmethod
     def new_state(self, params: Params) -> StateT:
         """Fresh per-deployment feature state (running aggregates per entity). Must pickle."""
+
+    def scratch_state(self, state: StateT, record: Record) -> StateT:
+        """A copy of ``state`` that ``featurize`` can update for ``record`` without touching ``state``:
+        for a prediction from outside the stream. A deep copy unless a blueprint copies less (the
+        record's entity only)."""
+        return copy.deepcopy(state)
 
     @abstractmethod
     def featurize(self, record: Record, state: StateT, params: Params) -> Features:

@@ -214,6 +214,16 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
         """Empty per-symbol history."""
         return PriceMovementState()
 
+    def scratch_state(self, state: PriceMovementState, record: Record) -> PriceMovementState:
+        """The record's symbol's history only (its pending predictions stay behind: featurizing doesn't read them)."""
+        symbol = state.symbols.get(str(record["symbol"]))
+        if symbol is None:
+            return PriceMovementState()
+        history = _SymbolState(
+            deque(symbol.mids, maxlen=symbol.mids.maxlen), symbol.ema_mid, symbol.ew_var_bp2
+        )
+        return PriceMovementState({str(record["symbol"]): history})
+
     def featurize(self, record: Record, state: PriceMovementState, params: Params) -> Features:
         """Features of one snapshot against its symbol's history; then the snapshot joins the history."""
         symbol = state.symbols.setdefault(str(record["symbol"]), _SymbolState())

@@ -39,7 +39,6 @@ dropped silently.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -202,27 +201,27 @@ class Deployment(Generic[OutputT]):
 
     def peek(self, record: Mapping[str, Any], *, row: RowId = None) -> Scored[OutputT]:
         """Score one raw row as :meth:`score` would, changing nothing: the features come from a scratch
-        copy of the feature state, nothing is captured for a label and no counter moves.
+        copy of the feature state (``Blueprint.scratch_state``), no outcome is settled, nothing is
+        captured for a label and no counter moves.
 
         For requests from outside the stream (HTTP): the stream's state stays a function of its log,
         so a replay after a crash still ends where an uninterrupted run ends, and a request can't
         settle (and so steal) a self-labelled prediction or supersede a captured one. Raises InputError.
         """
-        state, watermark = self.state, self.watermark_s
-        self.state = copy.deepcopy(state)
+        blueprint, params = self.blueprint, self.params
         try:
             canonical = self._canonical(record, row)
-            key, _, features, time_s = self._prepare(canonical)
+            features = blueprint.featurize(canonical, blueprint.scratch_state(self.state, canonical), params)
             score = self.model.predict_one(features)
-            output = self.blueprint.postprocess(score, features, self.model, self.params)
-            label = self.blueprint.label_of(canonical, self.params)
+            output = blueprint.postprocess(score, features, self.model, params)
+            label = blueprint.label_of(canonical, params)
         except InputError:
             raise
         except Exception as error:
             raise _scoring_error(error, row) from error
-        finally:
-            self.state, self.watermark_s = state, watermark
-        return Scored(key, output, features, score, label, time_s, row, ())
+        time_input = blueprint.time_input
+        time_s = canonical.get(time_input) if time_input is not None else None
+        return Scored(blueprint.prediction_key(canonical), output, features, score, label, time_s, row, ())
 
     def predict_one(self, record: Mapping[str, Any]) -> OutputT:
         """The blueprint's typed output for one raw row (its features are captured for learning)."""

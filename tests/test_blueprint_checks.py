@@ -27,6 +27,7 @@ from tracer.blueprints import registry
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, Record
 from tracer.blueprints.customer_churn import ChurnOutput, ChurnState, CustomerChurn
 from tracer.blueprints.inputs import blueprint_inputs, canonical_record, resolve_columns
+from tracer.blueprints.price_movement import PriceMovement, PriceMovementState
 from tracer.online_models import Deployment, Scored
 
 AnyBlueprint = type[Blueprint[Any, Any]]
@@ -258,6 +259,20 @@ def check_challenger_models(blueprint: AnyBlueprint) -> None:
         blueprint().make_challenger_model("nope", blueprint.resolve_params(), 0)
 
 
+def check_scratch_state(blueprint: AnyBlueprint) -> None:
+    """``scratch_state`` gives a row the features a full copy of the state would, and the state it
+    was taken from stays exactly as it was (HTTP predictions rely on it)."""
+    rows = _rows(blueprint)
+    deployment = Deployment(blueprint)
+    _run(deployment, rows[: SAMPLE_ROWS // 2])
+    bp, params, before = deployment.blueprint, deployment.params, pickle.dumps(deployment.state)
+    for row in rows[SAMPLE_ROWS // 2 :]:
+        record = deployment._canonical(row, None)
+        scratch = bp.featurize(record, bp.scratch_state(deployment.state, record), params)
+        assert scratch == bp.featurize(record, copy.deepcopy(deployment.state), params)
+    assert pickle.dumps(deployment.state) == before
+
+
 CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_input_not_mutated,
     check_column_order,
@@ -270,6 +285,7 @@ CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_batch_matches_rows,
     check_feature_params,
     check_challenger_models,
+    check_scratch_state,
 )
 
 
@@ -329,6 +345,11 @@ class ChurnClaimingParamFreeFeatures(CustomerChurn):
     feature_params = frozenset()  # churnDefinition does change them
 
 
+class MarketSharingItsState(PriceMovement):
+    def scratch_state(self, state: PriceMovementState, record: Record) -> PriceMovementState:
+        return state  # featurize then moves the symbol's history
+
+
 class UndocumentedChurn(CustomerChurn):
     use_case = " "
 
@@ -344,7 +365,8 @@ class ChurnWithRequiredBlanks(CustomerChurn):
     ("broken", "check"),
     [(MutatingChurn, check_input_not_mutated), (NoisyChurn, check_deterministic), (NoisyChurn, check_pickle),
      (UnpicklableChurn, check_pickle), (OutOfRangeChurn, check_output_schema), (UndocumentedChurn, check_docs),
-     (ChurnWithRequiredBlanks, check_sample), (ChurnClaimingParamFreeFeatures, check_feature_params)],
+     (ChurnWithRequiredBlanks, check_sample), (ChurnClaimingParamFreeFeatures, check_feature_params),
+     (MarketSharingItsState, check_scratch_state)],
     ids=lambda item: getattr(item, "__name__", str(item)),
 )  # fmt: skip
 def test_the_checks_catch_broken_blueprints(
