@@ -229,6 +229,12 @@ class _RiverAdapter:
         state["_splits"] = {}
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_final" not in state:  # pickled before the last step was kept apart (older checkpoints)
+            pipeline = self._pipeline
+            self._final = pipeline[-1] if pipeline is not None else self.estimator
+
     @property
     def prefers_rows(self) -> bool:
         """Whether scoring a micro-batch row by row beats ``predict_many``: true on the two-step linear

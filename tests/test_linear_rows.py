@@ -100,3 +100,17 @@ def test_learn_rows_learns_what_learn_many_of_a_frame_learns(kind: str, seed: in
     assert glm.weights == pytest.approx(other_glm.weights, rel=1e-10, abs=1e-14)
     assert glm.intercept == pytest.approx(other_glm.intercept, rel=1e-10)
     assert rows_model.n_learned == frame_model.n_learned
+
+
+def test_an_adapter_pickled_before_final_was_kept_still_predicts() -> None:
+    from river import preprocessing
+
+    model = RiverBinaryClassifier(preprocessing.StandardScaler() | linear_model.LogisticRegression())
+    rows: list[Features] = [{"x": float(i), "y": float(i % 3)} for i in range(40)]
+    for row in rows:
+        model.learn_one(row, float(row["x"] > 20))
+    state = model.__getstate__()
+    del state["_final"]  # as checkpoints written by the previous release hold it
+    old = RiverBinaryClassifier.__new__(RiverBinaryClassifier)
+    old.__setstate__(state)
+    assert old.predict_rows(rows) == model.predict_rows(rows)
