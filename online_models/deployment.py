@@ -39,23 +39,22 @@ dropped silently.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import pandas as pd
 from pydantic import BaseModel
 
-from tracer.blueprints.base import Blueprint, Dtype, Features, OnlineModel, Params
-from tracer.blueprints.errors import InputError, InvalidValueError
+from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params
+from tracer.blueprints.errors import InputError
 from tracer.blueprints.inputs import (
     ColumnResolution,
     canonical_record,
     check_mapping,
-    coerce_value,
     resolve_columns,
 )
+from tracer.online_models.learning import MIN_FRAME_ROWS, BatchModel, Learning
 from tracer.online_models.replay import ReplayReport, replay
 from tracer.online_models.scored import Captured, RowId, Scored
 from tracer.schemas import ReasonCode
@@ -63,14 +62,7 @@ from tracer.schemas import ReasonCode
 __all__ = ["MIN_FRAME_ROWS", "Captured", "Deployment", "ReplayReport", "RowId", "Scored"]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
-MIN_FRAME_ROWS = 32
-"""Below this many rows a batch is scored row by row: a DataFrame costs more than it saves."""
 _MAX_RESOLUTIONS = 256
-
-
-class _BatchModel(Protocol):
-    def predict_many(self, frame: pd.DataFrame) -> list[float]: ...
-    def learn_many(self, frame: pd.DataFrame, ys: Sequence[float]) -> None: ...
 
 
 def _scoring_error(error: Exception, row: RowId) -> InputError:
@@ -81,7 +73,7 @@ def _scoring_error(error: Exception, row: RowId) -> InputError:
     return failure
 
 
-class Deployment(Generic[OutputT]):
+class Deployment(Learning, Generic[OutputT]):
     """One blueprint deployed with its parameters: score records, learn labels, replay datasets.
 
     ``blueprint`` is a Blueprint class or instance; ``params`` its business parameters;
@@ -359,135 +351,9 @@ class Deployment(Generic[OutputT]):
         predict_rows = getattr(self.model, "predict_rows", None)  # the River adapters: no DataFrame
         if predict_rows is not None:
             return cast(list[float], predict_rows(features))
-        return cast(_BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
-
-    # -- learning ----------------------------------------------------------------------------------------
-    #
-    # A stream joins outcomes to captures as they arrive (``take``, ``outcomes``) and learns them at the
-    # end of its block (``learn_captured``); ``learn_one``, ``learn_many`` and ``learn_from`` do both.
-
-    def label_value(self, label: float | bool | int | str) -> float:
-        """A label as the float the model learns ("yes"/"no", "1", True... coerced by the task's dtype)."""
-        if type(label) is float or type(label) is int or type(label) is bool:
-            value: Any = label
-        else:
-            dtype: Dtype = "boolean" if self.blueprint.task == "binary" else "numeric"
-            value = coerce_value(label, dtype, column="label")
-        if value is None:
-            raise InvalidValueError("label", label, "a label value", reason=ReasonCode.MISSING_FIELD)
-        if not math.isfinite(value):
-            raise InvalidValueError("label", label, "a finite label", reason=ReasonCode.NON_FINITE)
-        return float(value)
-
-    def take(self, key: str) -> Captured | None:
-        """Remove and return the features captured under prediction ``key``; None (counted) if none wait."""
-        captured = self._pending.pop(key, None)
-        if captured is None:
-            self.labels_unmatched += 1
-        return captured
-
-    def _captured_for(self, target: Scored[Any] | Captured | str | Mapping[str, Any]) -> Captured | None:
-        if isinstance(target, Scored):
-            found = self._pending.pop(target.key, None)
-            return found or Captured(
-                target.key, target.features, target.score, target.time_s, self.model_version
-            )
-        if isinstance(target, Captured):
-            self._pending.pop(target.key, None)
-            return target
-        if isinstance(target, str):
-            return self.take(target)
-        return self.take(self.blueprint.prediction_key(self._canonical(target, None)))
-
-    def outcomes(self, scored: Iterable[Scored[Any]]) -> list[tuple[Captured, float]]:
-        """Join the outcomes these rows reveal for earlier predictions, then their own, to captures (no learning)."""
-        joined: list[tuple[Captured, float]] = []
-        for item in scored:
-            for key, label in item.revealed:
-                captured = self.take(key)
-                if captured is not None:
-                    joined.append((captured, self.label_value(label)))
-            if item.label is not None:
-                own = self._captured_for(item)
-                if own is not None:
-                    joined.append((own, self.label_value(item.label)))
-        return joined
-
-    def learn_captured(self, pairs: Sequence[tuple[Captured, float]]) -> None:
-        """Learn joined outcomes in order: the model's ``learn_many`` for big enough batches, else one by one.
-
-        A model whose ``mini_batch_learning`` attribute is False is taught one by one at any size.
-        """
-        batches = hasattr(self.model, "learn_many") and getattr(self.model, "mini_batch_learning", True)
-        if batches and len(pairs) >= MIN_FRAME_ROWS:
-            rows, ys = [captured.features for captured, _ in pairs], [y for _, y in pairs]
-            learn_rows = getattr(self.model, "learn_rows", None)  # the River adapters: no DataFrame
-            if learn_rows is not None:
-                learn_rows(rows, ys)
-            else:
-                cast(_BatchModel, self.model).learn_many(pd.DataFrame.from_records(rows), ys)
-        else:
-            learn = self.model.learn_one
-            for captured, y in pairs:
-                learn(captured.features, y)
-        self.labels_learned += len(pairs)
-
-    def learn_one(
-        self, target: Scored[Any] | Captured | str | Mapping[str, Any], label: float | bool | int | str
-    ) -> Captured | None:
-        """Learn ``label`` from the features captured when ``target`` was predicted.
-
-        ``target`` is a Scored, a Captured, a prediction key, or the raw row that was scored (its key
-        finds the capture; nothing is recomputed). Returns the capture learned from, or None (counted
-        in ``labels_unmatched``) when no features were captured under that key.
-        """
-        y = self.label_value(label)
-        captured = self._captured_for(target)
-        if captured is None:
-            return None
-        self.model.learn_one(captured.features, y)
-        self.labels_learned += 1
-        return captured
-
-    def learn_many(
-        self,
-        pairs: Iterable[tuple[Scored[Any] | Captured | str | Mapping[str, Any], float | bool | int | str]],
-    ) -> list[tuple[Captured, float]]:
-        """``learn_one`` for many labels at once (see ``learn_captured``); returns the pairs learned."""
-        joined: list[tuple[Captured, float]] = []
-        for target, label in pairs:
-            y = self.label_value(label)
-            captured = self._captured_for(target)
-            if captured is not None:
-                joined.append((captured, y))
-        self.learn_captured(joined)
-        return joined
-
-    def learn_from(self, scored: Iterable[Scored[Any]]) -> list[tuple[Captured, float]]:
-        """Learn every outcome these scored rows carry: labels they reveal for earlier predictions, then their own."""
-        joined = self.outcomes(scored)
-        self.learn_captured(joined)
-        return joined
+        return cast(BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
 
     # -- housekeeping ------------------------------------------------------------------------------------
-
-    def expire(self, now_s: float) -> int:
-        """Drop captures older than ``pending_ttl_s`` at event time ``now_s``; returns (and counts) how many.
-
-        Scans from the oldest insertion and stops at the first capture still alive (or without a time).
-        """
-        cutoff = now_s - self.pending_ttl_s
-        pending = self._pending
-        expired = 0
-        while pending:
-            key = next(iter(pending))
-            time_s = pending[key].time_s
-            if time_s is None or time_s >= cutoff:
-                break
-            del pending[key]
-            expired += 1
-        self.pending_expired += expired
-        return expired
 
     @property
     def pending(self) -> int:
