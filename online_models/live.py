@@ -27,94 +27,25 @@ import copy
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, cast
-
-from pydantic_core import from_json
 
 from tracer.blueprints import registry
 from tracer.blueprints.errors import InputError
 from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, PromotionJudge, ReactionAction
+from tracer.online_models.batch import BatchResult, DeadLetterOut, PredictionOut, RoutedEvent, decode_row
 from tracer.online_models.deployment import Captured, Deployment, Scored
 from tracer.online_models.shadows import attach_copy, pending_versions, pinned_to, shadow_info
 from tracer.online_models.versions import VersionHistory
 from tracer.schemas import (
     DeploymentSpec,
-    DriftAlert,
     Label,
     ModelVersion,
     ReasonCode,
-    ShadowReport,
     ShadowSpec,
-    SourceOffset,
 )
-from tracer.schemas.decode import MAX_MESSAGE_BYTES, Rejection, decode
+from tracer.schemas.decode import Rejection, decode
 
 __all__ = ["BatchResult", "DeadLetterOut", "LiveDeployment", "PredictionOut", "RoutedEvent"]
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedEvent:
-    """One message of a deployment's routed log."""
-
-    value: bytes | None
-    key: bytes | None
-    source: SourceOffset
-    """The original message's coordinates (before routing)."""
-    timestamp_ms: int
-    """The original producer timestamp: end-to-end latency is measured from it."""
-    is_label: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionOut:
-    """A prediction ready to publish (the value is a ``Prediction`` as JSON, latency filled at send)."""
-
-    key: str
-    output: dict[str, Any]
-    score: float
-    source: SourceOffset
-    timestamp_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterOut:
-    """A message that gets a dead letter instead of a prediction (or a join, for labels)."""
-
-    reason: ReasonCode
-    error: str
-    event: RoutedEvent
-
-
-@dataclass
-class BatchResult:
-    """What one batch produced, for the agents to publish and count."""
-
-    predictions: list[PredictionOut] = field(default_factory=list)
-    dead_letters: list[DeadLetterOut] = field(default_factory=list)
-    alerts: list[DriftAlert] = field(default_factory=list)
-    reports: list[ShadowReport] = field(default_factory=list)
-    versions: list[ModelVersion] = field(default_factory=list)
-    rows: int = 0
-    labels: int = 0
-    labels_joined: int = 0
-    labels_expired: int = 0
-
-
-def _decode_row(value: bytes | None) -> dict[str, Any] | Rejection:
-    if not value:
-        return Rejection(ReasonCode.NOT_JSON, "empty message value")
-    if len(value) > MAX_MESSAGE_BYTES:
-        return Rejection(
-            ReasonCode.OVERSIZED, f"message is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit"
-        )
-    try:
-        row = from_json(value)  # pydantic's Rust parser: what json.loads gives, in a third of the time
-    except ValueError as error:
-        return Rejection(ReasonCode.NOT_JSON, f"not JSON: {error}")
-    if not isinstance(row, dict):
-        return Rejection(ReasonCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(row).__name__}")
-    return row
 
 
 def _error_of(task: str, score: float, label: float) -> float | bool:
@@ -248,7 +179,7 @@ class LiveDeployment:
                 result.labels += 1
                 self._join_label(event, result)
                 continue
-            row = _decode_row(event.value)
+            row = decode_row(event.value)
             if isinstance(row, Rejection):
                 result.dead_letters.append(DeadLetterOut(row.reason, row.error, event))
             else:

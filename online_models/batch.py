@@ -1,0 +1,80 @@
+"""What :class:`~tracer.online_models.live.LiveDeployment` takes and gives, one batch at a time: the
+routed events in, and the predictions, dead letters, alerts, reports and versions out, for the
+agents to publish and count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_core import from_json
+
+from tracer.schemas import DriftAlert, ModelVersion, ReasonCode, ShadowReport, SourceOffset
+from tracer.schemas.decode import MAX_MESSAGE_BYTES, Rejection
+
+__all__ = ["BatchResult", "DeadLetterOut", "PredictionOut", "RoutedEvent", "decode_row"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedEvent:
+    """One message of a deployment's routed log."""
+
+    value: bytes | None
+    key: bytes | None
+    source: SourceOffset
+    """The original message's coordinates (before routing)."""
+    timestamp_ms: int
+    """The original producer timestamp: end-to-end latency is measured from it."""
+    is_label: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionOut:
+    """A prediction ready to publish (the value is a ``Prediction`` as JSON, latency filled at send)."""
+
+    key: str
+    output: dict[str, Any]
+    score: float
+    source: SourceOffset
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterOut:
+    """A message that gets a dead letter instead of a prediction (or a join, for labels)."""
+
+    reason: ReasonCode
+    error: str
+    event: RoutedEvent
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced, for the agents to publish and count."""
+
+    predictions: list[PredictionOut] = field(default_factory=list)
+    dead_letters: list[DeadLetterOut] = field(default_factory=list)
+    alerts: list[DriftAlert] = field(default_factory=list)
+    reports: list[ShadowReport] = field(default_factory=list)
+    versions: list[ModelVersion] = field(default_factory=list)
+    rows: int = 0
+    labels: int = 0
+    labels_joined: int = 0
+    labels_expired: int = 0
+
+
+def decode_row(value: bytes | None) -> dict[str, Any] | Rejection:
+    """A message value as a row (a JSON object), or why it is not one (a reason code and a message)."""
+    if not value:
+        return Rejection(ReasonCode.NOT_JSON, "empty message value")
+    if len(value) > MAX_MESSAGE_BYTES:
+        return Rejection(
+            ReasonCode.OVERSIZED, f"message is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit"
+        )
+    try:
+        row = from_json(value)  # pydantic's Rust parser: what json.loads gives, in a third of the time
+    except ValueError as error:
+        return Rejection(ReasonCode.NOT_JSON, f"not JSON: {error}")
+    if not isinstance(row, dict):
+        return Rejection(ReasonCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(row).__name__}")
+    return row
