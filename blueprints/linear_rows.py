@@ -28,7 +28,7 @@ import pandas as pd
 from tracer.blueprints.base import Features
 
 if TYPE_CHECKING:
-    from tracer.blueprints.models import ScaleAndEncode
+    from tracer.blueprints.scale_encode import ScaleAndEncode
 
 __all__ = ["RowMatrix", "learn_linear", "linear_outputs", "row_matrix"]
 

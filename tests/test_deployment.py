@@ -13,6 +13,7 @@ from river import compose, linear_model, optim, preprocessing
 
 import tracer.blueprints.models as models_module
 import tracer.blueprints.registry as registry_module
+import tracer.blueprints.scale_encode as scale_encode_module
 import tracer.online_models.deployment as deployment_module
 from tracer.blueprints.base import Features, Params, Record
 from tracer.blueprints.customer_churn import ChurnOutput, ChurnState, CustomerChurn
@@ -32,9 +33,10 @@ def conserved(deployment: Deployment[Any]) -> bool:
     return counts["events_seen"] == counts["predictions"] + counts["errors"]
 
 
-@pytest.mark.parametrize("module", [deployment_module, models_module, registry_module])
+@pytest.mark.parametrize("module", [deployment_module, models_module, scale_encode_module, registry_module])
 def test_doctests(module: Any) -> None:
-    assert doctest.testmod(module).failed == 0
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
 
 
 # -- score and learn -------------------------------------------------------------------------------
