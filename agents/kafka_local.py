@@ -34,7 +34,7 @@ from pathlib import Path
 
 from tracer import KAFKA_VERSION
 
-__all__ = ["KafkaError", "LocalKafka", "broker_answers", "free_port_pair"]
+__all__ = ["KafkaError", "LocalKafka", "broker_answers", "free_port", "free_port_pair"]
 
 SCALA_VERSION = "2.13"
 LOG4J_VERSION = "2.24.3"
@@ -337,12 +337,17 @@ class LocalKafka:
         )
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def free_port_pair() -> int:
     """A port P such that P and P+1 (a local broker's controller port) are both free on 127.0.0.1."""
     for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         with socket.socket() as second:
             try:
                 second.bind(("127.0.0.1", port + 1))

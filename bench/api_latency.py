@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,26 +32,10 @@ from typing import Any
 
 import aiohttp
 
-from tracer.agents.kafka_local import LocalKafka, broker_answers
+from tracer.agents.kafka_local import LocalKafka, broker_answers, free_port, free_port_pair
 from tracer.blueprints.customer_churn import CustomerChurn
 
 KEY = f"bench-{uuid.uuid4().hex}"
-
-
-def _free_port(pair: bool = False) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if not pair:
-            return port
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port")
 
 
 def _percentiles(values: list[float]) -> str:
@@ -179,7 +162,7 @@ def main() -> None:
     bootstrap = os.environ.get("TRACER_KAFKA_BOOTSTRAP", "")
     broker = None
     if not bootstrap or not broker_answers(bootstrap):
-        broker = LocalKafka(_free_port(pair=True), data_dir=folder / "kafka")
+        broker = LocalKafka(free_port_pair(), data_dir=folder / "kafka")
         print(f"starting a local Kafka on {broker.bootstrap} ...", flush=True)
         broker.start(timeout_s=120)
         bootstrap = broker.bootstrap
@@ -189,7 +172,7 @@ def main() -> None:
         f"deployments:\n  - {{id: churn, blueprint: customer_churn, input_topics: [{prefix}customers], "
         "key_field: cust_id, labels: {mode: inline, field: churned}}\n"
     )
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TRACER_KAFKA_BOOTSTRAP": bootstrap, "TRACER_DATA_DIR": str(folder / "worker"),
            "TRACER_TOPIC_PREFIX": prefix, "TRACER_API_KEYS": KEY,
            "TRACER_API_RATE_LIMIT": str(args.rate * 10), "TRACER_API_BURST": str(int(args.rate * 10))}  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from tracer.schemas import DriftAlert, ModelVersion, ReasonCode, ShadowReport, SourceOffset
-from tracer.schemas.decode import MAX_MESSAGE_BYTES, Rejection
+from tracer.schemas.decode import Rejection, readable_bytes
 
 __all__ = ["BatchResult", "DeadLetterOut", "PredictionOut", "RoutedEvent", "decode_row"]
 
@@ -65,14 +65,11 @@ class BatchResult:
 
 def decode_row(value: bytes | None) -> dict[str, Any] | Rejection:
     """A message value as a row (a JSON object), or why it is not one (a reason code and a message)."""
-    if not value:
-        return Rejection(ReasonCode.NOT_JSON, "empty message value")
-    if len(value) > MAX_MESSAGE_BYTES:
-        return Rejection(
-            ReasonCode.OVERSIZED, f"message is {len(value)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit"
-        )
+    readable = readable_bytes(value)
+    if isinstance(readable, Rejection):
+        return readable
     try:
-        row = from_json(value)  # pydantic's Rust parser: what json.loads gives, in a third of the time
+        row = from_json(readable)  # pydantic's Rust parser: what json.loads gives, in a third of the time
     except ValueError as error:
         return Rejection(ReasonCode.NOT_JSON, f"not JSON: {error}")
     if not isinstance(row, dict):

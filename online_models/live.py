@@ -211,7 +211,8 @@ class LiveDeployment:
                 result.dead_letters.append(DeadLetterOut(slot.reason, str(slot), event))
                 continue
             scored.append(slot)
-            scored_records.append(cast(dict[str, Any], record))  # a scored row had a record
+            if self.shadows:
+                scored_records.append(cast(dict[str, Any], record))  # a scored row had a record
             result.predictions.append(
                 PredictionOut(
                     slot.key,

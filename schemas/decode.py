@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from tracer.schemas.messages import ReasonCode
 
-__all__ = ["MAX_MESSAGE_BYTES", "Rejection", "decode", "reason_for"]
+__all__ = ["MAX_MESSAGE_BYTES", "Rejection", "decode", "readable_bytes", "reason_for"]
 
 MAX_MESSAGE_BYTES = 1_000_000
 """Values larger than this are dead-lettered as ``oversized`` without being parsed."""
@@ -54,6 +54,17 @@ def reason_for(error: ValidationError) -> Rejection:
     return Rejection(reason, detail + (f"; and {extra} more error(s)" if extra else ""))
 
 
+def readable_bytes(raw: bytes | None, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes | Rejection:
+    """``raw`` if it is worth parsing, else why not: empty, or over ``max_bytes``."""
+    if not raw:
+        return Rejection(ReasonCode.NOT_JSON, "empty message value")
+    if len(raw) > max_bytes:
+        return Rejection(
+            ReasonCode.OVERSIZED, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit"
+        )
+    return raw
+
+
 def decode(
     model: type[ModelT], raw: bytes | None, *, max_bytes: int = MAX_MESSAGE_BYTES
 ) -> ModelT | Rejection:
@@ -63,13 +74,10 @@ def decode(
     >>> decode(MarketSnapshot, b'{"ts": 1, "symbol": "BTC", "mid": 1, "spreadBp": 1, "vol1m": 1}')
     Rejection(reason=<ReasonCode.MISSING_FIELD: 'missing_field'>, error='rsi14: Field required')
     """
-    if not raw:
-        return Rejection(ReasonCode.NOT_JSON, "empty message value")
-    if len(raw) > max_bytes:
-        return Rejection(
-            ReasonCode.OVERSIZED, f"message is {len(raw)} bytes, over the {max_bytes}-byte limit"
-        )
+    readable = readable_bytes(raw, max_bytes)
+    if isinstance(readable, Rejection):
+        return readable
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(readable)
     except ValidationError as error:
         return reason_for(error)

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_api_unit import CHURN
 from tracer.agents import scoring
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.scoring import ScoringService
 from tracer.agents.settings import Settings
-from tracer.schemas import DeploymentSpec, LabelSource
-
-CHURN = DeploymentSpec(
-    id="churn",
-    blueprint="customer_churn",
-    input_topics=["customers"],
-    key_field="cust_id",
-    labels=LabelSource(mode="inline", field="churned"),
-)
 
 
 def _service(tmp_path: Path) -> ScoringService:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tests.kafka_helpers import consume
+from tracer.agents.kafka_local import free_port
 from tracer.agents.topics import read_compacted
 from tracer.online_models.checkpoint import open_checkpoint
 
@@ -58,14 +59,6 @@ def stop(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
         worker.kill()
         worker.wait()
         raise AssertionError(f"the worker was still running {timeout_s:.0f} s after SIGTERM") from None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, log: Path | None = None) -> None:
