@@ -2,10 +2,16 @@
 
 aiokafka's ``send`` costs a future, a partitioner call and a lock per message, and awaiting its
 acknowledgement per block stalls the loop for a broker round trip each time. The hot path instead
-appends records to one ``BatchBuilder`` per partition, hands the built batches to the producer
-once per poll (:meth:`Publisher.flush`), and awaits their acknowledgements only when a guarantee
-needs them (:meth:`Publisher.drain`: before a checkpoint, a commit or a stop). Records for one
-partition keep their order: aiokafka delivers a partition's batches in the order they were sent.
+appends records to one ``BatchBuilder`` per partition, hands the built batches over once per poll
+(:meth:`Publisher.flush`), and awaits their acknowledgements only when a guarantee needs them
+(:meth:`Publisher.drain`: before a checkpoint, a commit or a stop).
+
+Handing a batch to aiokafka can itself wait: ``send_batch`` returns only once the partition's
+previous batch has left for the broker, and that waits for the ack of the one before it (a
+partition has one request in flight at a time). So ``flush`` only queues the built batches, and a
+background task hands them to the producer in order; the scoring loop goes on scoring meanwhile.
+Records for one partition keep their order: batches are handed over in the order they were built,
+and aiokafka delivers a partition's batches in the order it got them.
 
 A keyed record goes to the partition Kafka's default partitioner gives its key (murmur2), exactly
 as ``producer.send(topic, value, key=key)`` would place it.
@@ -14,6 +20,7 @@ as ``producer.send(topic, value, key=key)`` would place it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +32,7 @@ __all__ = ["Publisher"]
 Header = tuple[str, bytes]
 
 MAX_IN_FLIGHT = 64
-"""Sent batches whose acknowledgement is not yet awaited; above this, ``flush`` waits for the oldest."""
+"""Batches queued or sent whose acknowledgement is not yet awaited; above this, ``flush`` waits."""
 
 
 class Publisher:
@@ -36,6 +43,10 @@ class Publisher:
         self._builders: dict[tuple[str, int], Any] = {}
         self._partitions: dict[str, int] = {}
         self._in_flight: list[asyncio.Future[Any]] = []
+        self._queued: deque[tuple[tuple[str, int], Any]] = deque()
+        """Built batches not yet handed to the producer, oldest first."""
+        self._sender: asyncio.Task[None] | None = None
+        """Hands ``_queued`` to the producer; runs while there is something queued."""
         self.records = 0
         """Records appended so far (all topics)."""
 
@@ -79,32 +90,44 @@ class Publisher:
         if builder is None:
             builder = self._builders[slot] = self.producer.create_batch()
         if builder.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or []) is None:
-            await self._send(slot, builder)  # full: send it and start another
+            self._queued.append((slot, builder))  # full: queue it and start another
             builder = self._builders[slot] = self.producer.create_batch()
             if builder.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or []) is None:
                 raise ValueError(f"a record of {len(value)} bytes does not fit in a producer batch")
         self.records += 1
 
-    async def _send(self, slot: tuple[str, int], builder: Any) -> None:
-        topic, partition = slot
-        self._in_flight.append(await self.producer.send_batch(builder, topic, partition=partition))
-
     async def flush(self) -> None:
-        """Send every batch built so far; keep at most ``MAX_IN_FLIGHT`` unacknowledged."""
+        """Queue every batch built so far for sending; wait only when ``MAX_IN_FLIGHT`` are unacknowledged."""
         builders, self._builders = self._builders, {}
-        for slot, builder in builders.items():
-            if builder.record_count():
-                await self._send(slot, builder)
-        if len(self._in_flight) > MAX_IN_FLIGHT:
-            oldest = self._in_flight[: len(self._in_flight) - MAX_IN_FLIGHT]
-            del self._in_flight[: len(oldest)]
+        self._queued.extend((slot, builder) for slot, builder in builders.items() if builder.record_count())
+        sender = self._sender
+        if sender is not None and sender.done():
+            sender.result()  # a failed hand-over raises here, in the loop that published
+            self._sender = sender = None
+        if self._queued and sender is None:
+            self._sender = sender = asyncio.ensure_future(self._hand_over())
+        if sender is not None and len(self._queued) > MAX_IN_FLIGHT:
+            await asyncio.shield(sender)
+        excess = len(self._in_flight) - MAX_IN_FLIGHT
+        if excess > 0:
+            oldest = self._in_flight[:excess]
+            del self._in_flight[:excess]
             await asyncio.gather(*oldest)
 
     async def drain(self) -> None:
         """Send what is built and wait until the broker has acknowledged everything (errors raise)."""
         await self.flush()
+        if self._sender is not None:
+            await asyncio.shield(self._sender)  # everything queued is handed over (or its error raises)
         in_flight, self._in_flight = self._in_flight, []
         await asyncio.gather(*in_flight)
+
+    async def _hand_over(self) -> None:
+        """Hand the queued batches to the producer, oldest first, until none is left."""
+        queued, send_batch = self._queued, self.producer.send_batch
+        while queued:
+            (topic, partition), builder = queued.popleft()
+            self._in_flight.append(await send_batch(builder, topic, partition=partition))
 
     def track(self, future: asyncio.Future[Any]) -> None:
         """Await ``future`` (a ``producer.send`` result) with the next ``drain``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,3 +30,86 @@ def test_a_keyed_record_goes_where_the_default_partitioner_puts_it(key: bytes, p
     asyncio.run(publisher.prepare(["t"]))
     expected: Any = DefaultPartitioner()(key, list(range(partitions)), list(range(partitions)))
     assert publisher.partition_of("t", key) == expected
+
+
+class _Builder:
+    """A producer batch that holds ``capacity`` records."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.values: list[bytes] = []
+
+    def append(
+        self, *, key: bytes | None, value: bytes, timestamp: int | None, headers: Any
+    ) -> object | None:
+        if len(self.values) >= self.capacity:
+            return None
+        self.values.append(value)
+        return object()
+
+    def record_count(self) -> int:
+        return len(self.values)
+
+
+class _SlowProducer(_Metadata):
+    """Behaves as aiokafka's producer does for batches: ``send_batch`` returns only once the
+    partition's previous batch has been acknowledged (``ack`` releases the oldest)."""
+
+    def __init__(self, partitions: int, capacity: int = 1_000, fail_on: bytes | None = None) -> None:
+        super().__init__(partitions)
+        self.capacity = capacity
+        self.fail_on = fail_on
+        self.handed: list[tuple[int, list[bytes]]] = []
+        self.unacked: list[asyncio.Future[None]] = []
+
+    def create_batch(self) -> _Builder:
+        return _Builder(self.capacity)
+
+    async def send_batch(self, builder: _Builder, topic: str, *, partition: int) -> asyncio.Future[None]:
+        if self.fail_on in builder.values:
+            raise RuntimeError("broker said no")
+        while self.unacked and not self.unacked[-1].done():  # one batch in flight at a time
+            await asyncio.sleep(0)
+        self.handed.append((partition, builder.values))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.unacked.append(ack)
+        return ack
+
+    def ack(self) -> None:
+        next(f for f in self.unacked if not f.done()).set_result(None)
+
+
+def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> None:
+    async def run() -> tuple[list[tuple[int, list[bytes]]], bool]:
+        producer = _SlowProducer(partitions=1, capacity=3)
+        publisher = Publisher(producer)  # type: ignore[arg-type]
+        for poll in range(4):  # nothing is ever acknowledged, and yet every flush returns
+            for i in range(5):  # 5 records, 3 per batch: a full batch is queued as it fills
+                await publisher.add("t", f"{poll}.{i}".encode(), partition=0)
+            await asyncio.wait_for(publisher.flush(), 1.0)
+        draining = asyncio.ensure_future(publisher.drain())
+        await asyncio.sleep(0.01)
+        waited = not draining.done()
+        while not draining.done():
+            if any(not f.done() for f in producer.unacked):
+                producer.ack()
+            await asyncio.sleep(0)
+        await draining
+        return producer.handed, waited
+
+    handed, waited = asyncio.run(run())
+    assert waited, "drain returned before the broker acknowledged"
+    values = [value for _, batch in handed for value in batch]
+    assert values == [f"{poll}.{i}".encode() for poll in range(4) for i in range(5)]
+    assert [len(batch) for _, batch in handed] == [3, 2] * 4
+
+
+def test_a_failed_hand_over_raises_in_the_publishing_loop() -> None:
+    async def run() -> None:
+        publisher = Publisher(_SlowProducer(partitions=2, fail_on=b"bad"))  # type: ignore[arg-type]
+        await publisher.add("t", b"bad", partition=1)
+        await publisher.flush()
+        await publisher.drain()
+
+    with pytest.raises(RuntimeError, match="broker said no"):
+        asyncio.run(run())
