@@ -34,6 +34,16 @@ from pathlib import Path
 
 from tracer import KAFKA_VERSION
 
+BROKER_JVM_OPTIONS = (
+    "-Xms1g",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+)
+"""The JVM options of Kafka's own start script (``kafka-run-class.sh`` and ``kafka-server-start.sh``)."""
+
 __all__ = ["KafkaError", "LocalKafka", "broker_answers", "free_port", "free_port_pair"]
 
 SCALA_VERSION = "2.13"
@@ -238,7 +248,7 @@ class LocalKafka:
             self._format(java, classpath)
         pid = os.posix_spawn(
             java,
-            [java, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            [java, *BROKER_JVM_OPTIONS, "-Djava.awt.headless=true",
              f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
              "-cp", classpath, "kafka.Kafka", str(self.config_file)],
             dict(os.environ),

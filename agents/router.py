@@ -2,13 +2,18 @@
 
 See :mod:`tracer.agents.routing` for why. Per batch from Kafka: route each message (rows fan out
 to every deployment reading their topic; a label goes to the deployment it names), append the
-copies to one producer batch per routed partition, send those batches, wait for the acks, and
-only then commit the input offsets (at least once; the scorer drops copies it has seen).
-A message that can't be routed becomes a dead letter: it is never dropped.
+copies to one producer batch per routed partition and hand those batches to the producer without
+waiting for them. About every ``COMMIT_EVERY_S``, and when the loop stops, wait until the broker
+has acknowledged every copy, and only then commit the input offsets (at least once; the scorer
+drops copies it has seen). A message that can't be routed becomes a dead letter: it is never dropped.
+
+Not waiting for the acks batch by batch keeps two broker round trips (the acks, then the commit)
+out of every batch's way: the next batch is routed while the last one is on its way.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +24,14 @@ from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.publisher import Publisher
 from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
 from tracer.agents.settings import Settings
+from tracer.agents.topics import batch_consumer
 from tracer.schemas import ReasonCode
 
-__all__ = ["Router"]
+__all__ = ["COMMIT_EVERY_S", "Router"]
+
+COMMIT_EVERY_S = 0.5
+"""How often the router waits for its copies' acks and commits the input offsets. A crash replays
+at most this much input into the routed log again; the scorer drops those copies."""
 
 
 class Router:
@@ -37,26 +47,31 @@ class Router:
 
     async def run(self, should_stop: Callable[[], bool]) -> None:
         """Route batches until ``should_stop()``; a batch in hand is always finished first."""
-        consumer = AIOKafkaConsumer(
-            *self.routes.topics,
-            bootstrap_servers=self.settings.broker,
-            group_id=f"{self.settings.app_id}-router",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4_194_304,
-        )
+        consumer = batch_consumer(self.settings, "router", *self.routes.topics)
         await consumer.start()
+        committed_at, uncommitted = time.monotonic(), False
         try:
             while not should_stop():
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 if batch:
                     await self.route(batch)
-                    await consumer.commit()
+                    uncommitted = True
+                if uncommitted and time.monotonic() - committed_at >= COMMIT_EVERY_S:
+                    await self._commit(consumer)
+                    committed_at, uncommitted = time.monotonic(), False
+            if uncommitted:
+                await self._commit(consumer)
         finally:
             await consumer.stop()
 
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Every copy of what was consumed is acknowledged; then its input offsets are committed."""
+        await self.publisher.drain()
+        await consumer.commit()
+
     async def route(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        """Copy one batch to the routed topic (one producer batch per partition) and wait for the acks."""
+        """Copy one batch to the routed topic (one producer batch per partition) and send it; the acks
+        are awaited before the next commit."""
         routed_topic, partitions, publisher = (
             self.settings.topics.routed,
             self.settings.partitions,
@@ -74,7 +89,7 @@ class Router:
                         headers=[(HEADER_KIND, route.kind),
                                  (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode())],
                     )  # fmt: skip
-        await publisher.drain()
+        await publisher.flush()
 
     async def _dead_letter(
         self, tp: TopicPartition, message: Any, reason: ReasonCode | None, error: str

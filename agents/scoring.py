@@ -64,7 +64,7 @@ from tracer.agents.routing import (
     routed_partition,
 )
 from tracer.agents.settings import Settings
-from tracer.agents.topics import read_compacted
+from tracer.agents.topics import batch_consumer, read_compacted
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode, SourceOffset
@@ -202,13 +202,7 @@ class ScoringService(Service):
 
     @Service.task
     async def _scorer(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.broker,
-            group_id=f"{self.settings.app_id}-scorer",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4_194_304,
-        )
+        consumer = batch_consumer(self.settings, "scorer")
         await consumer.start()
         consumer.subscribe([self.routed_topic], listener=_Rebalance(self, consumer))
         lag_measured_at = 0.0
