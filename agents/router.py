@@ -20,7 +20,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tracer.agents.deadletters import dead_letter
-from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.publisher import Publisher
 from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
 from tracer.agents.settings import Settings
@@ -38,12 +37,17 @@ class Router:
     """Reads the input topics and labels; writes ``tracer.routed`` and dead letters."""
 
     def __init__(
-        self, settings: Settings, routes: RouteTable, producer: AIOKafkaProducer, metrics: TracerMetrics
+        self,
+        settings: Settings,
+        routes: RouteTable,
+        producer: AIOKafkaProducer,
+        on_unrouted: Callable[[str, ReasonCode], None],
     ):
         self.settings = settings
         self.routes = routes
         self.publisher = Publisher(producer)
-        self.metrics = metrics
+        self.on_unrouted = on_unrouted
+        """Called with the input topic and the reason of each message that became a dead letter here."""
 
     async def run(self, should_stop: Callable[[], bool]) -> None:
         """Route batches until ``should_stop()``; a batch in hand is always finished first."""
@@ -97,9 +101,7 @@ class Router:
         reason = reason or ReasonCode.UNKNOWN_DEPLOYMENT
         letter = dead_letter(reason, error, raw=message.value, key=message.key,
                              topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
-        self.metrics.record_batch(
-            UNROUTED_DEPLOYMENT, tp.topic, consumed=1, predicted=0, dead_lettered_by_reason={reason.value: 1}
-        )
+        self.on_unrouted(tp.topic, reason)
         await self.publisher.add(
             self.settings.topics.dlq, letter, key=message.key, partition=None if message.key else tp.partition
         )

@@ -71,6 +71,17 @@ class RouteTable:
             for topic in spec.input_topics:
                 self.by_topic.setdefault(topic, []).append(spec.id)
 
+    def add(self, spec: DeploymentSpec) -> bool:
+        """Route ``spec``'s labels, and its rows from the topics already read; True if that is all of them.
+
+        The router subscribes to its topics when it starts, so a topic new to it is read after a restart.
+        """
+        self.deployments.add(spec.id)
+        for topic in spec.input_topics:
+            if topic in self.by_topic:  # a new list: routing may be iterating the old one
+                self.by_topic[topic] = [*self.by_topic[topic], spec.id]
+        return all(topic in self.by_topic for topic in spec.input_topics)
+
     @property
     def topics(self) -> list[str]:
         """Every topic the router reads."""

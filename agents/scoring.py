@@ -4,7 +4,7 @@ It runs inside the Faust worker as a mode ``Service`` and drives aiokafka's batc
 (see the README, "Why the hot path is built this way"). Two loops:
 
 - the **router** copies each input message to ``tracer.routed``, partitioned by deployment
-  (:mod:`tracer.agents.routing`);
+  (:mod:`tracer.agents.routing`); it runs in a process of its own (:mod:`tracer.agents.router_process`);
 - the **scorer** owns the routed partitions the consumer group assigns it, and with them those
   deployments' models. For each batch it hands each deployment its events, in log order, to
   :class:`~tracer.online_models.live.LiveDeployment` and publishes what comes back.
@@ -50,10 +50,10 @@ from mode import Service
 from mode.utils.logging import cry
 
 from tracer.agents.deadletters import dead_letter
-from tracer.agents.metrics import TracerMetrics
+from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.outputs import now_ms, publish_result, publish_versions
 from tracer.agents.publisher import Publisher
-from tracer.agents.router import Router
+from tracer.agents.router_process import RouterProcess
 from tracer.agents.routing import (
     HEADER_KIND,
     HEADER_SOURCE,
@@ -118,6 +118,8 @@ class ScoringService(Service):
         self.secret = secret
         self.metrics = metrics
         self.routes = RouteTable(specs, settings.topics.labels)
+        """What the router process routes (it keeps its own copy, told of every ``add_route``)."""
+        self.router = RouterProcess(settings, lambda: self.specs.values(), self._count_unrouted)
         self.owned: dict[str, Owned] = {}
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
@@ -190,13 +192,21 @@ class ScoringService(Service):
 
     @Service.task
     async def _router(self) -> None:
-        assert self.producer is not None
         try:
-            await Router(self.settings, self.routes, self.producer, self.metrics).run(
-                lambda: self.should_stop
-            )
+            await self.router.run(lambda: self.should_stop)
         finally:
             self._router_done.set()
+
+    def _count_unrouted(self, topic: str, reason: str) -> None:
+        self.metrics.record_batch(
+            UNROUTED_DEPLOYMENT, topic, consumed=1, predicted=0, dead_lettered_by_reason={reason: 1}
+        )
+
+    async def add_route(self, spec: DeploymentSpec) -> bool:
+        """Route ``spec`` from now on; True if the router already reads all its input topics."""
+        streaming = self.routes.add(spec)
+        await self.router.add(spec)
+        return streaming
 
     # -- scorer ----------------------------------------------------------------------------------
 

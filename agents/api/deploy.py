@@ -185,7 +185,8 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
             publish(settings.broker, settings.topics.registry, [spec, *live.history.records]),
         )
         routed_end = await _broker(ctx, "read the routed topic's end", _routed_end(ctx, deployment_id))
-        streaming = _install(ctx, spec, live, routed_end)
+        _install(ctx, spec, live, routed_end)
+        streaming = await ctx.service.add_route(spec)
     finally:
         ctx.creating.discard(deployment_id)
     if report is not None:
@@ -193,25 +194,18 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
     return describe(ctx, spec.id, streaming=streaming)
 
 
-def _install(ctx: ApiContext, spec: DeploymentSpec, live: LiveDeployment, next_offset: int) -> bool:
-    """Make the deployment live here; True if the router reads all its input topics already.
+def _install(ctx: ApiContext, spec: DeploymentSpec, live: LiveDeployment, next_offset: int) -> None:
+    """Make the deployment live here (the caller then has the router route it).
 
     The scorer checkpoints it on its next pass (``_checkpoint_due`` sees an event not yet
     checkpointed, long ago), at a point between batches, so the trained model survives a restart.
     """
     service = ctx.service
-    routes = service.routes
-    streaming = all(topic in routes.by_topic for topic in spec.input_topics)
     owned = Owned(live, next_offset=next_offset, events_since_checkpoint=1, checkpointed_at=-math.inf)
     # Copy-on-write: the scorer may be iterating these dicts across an await.
     service.specs = {**service.specs, spec.id: spec}
     service.owned = {**service.owned, spec.id: owned}
-    routes.deployments.add(spec.id)
-    for topic in spec.input_topics:
-        if topic in routes.by_topic:  # only topics the router subscribed to at start
-            routes.by_topic[topic] = [*routes.by_topic[topic], spec.id]
     ctx.metrics.register_deployment(spec.id, model_version=live.model_version)
-    return streaming
 
 
 async def _routed_end(ctx: ApiContext, deployment_id: str) -> int:
