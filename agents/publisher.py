@@ -31,8 +31,9 @@ __all__ = ["Publisher"]
 
 Header = tuple[str, bytes]
 
-MAX_IN_FLIGHT = 64
-"""Batches queued or sent whose acknowledgement is not yet awaited; above this, ``flush`` waits."""
+MAX_IN_FLIGHT = 16
+"""Batches queued or sent whose acknowledgement is not yet awaited; above this, ``flush`` waits.
+Each holds up to a producer batch (256 KB) in memory."""
 
 
 class Publisher:

@@ -26,8 +26,11 @@ from tracer.agents.settings import Settings
 from tracer.agents.topics import batch_consumer
 from tracer.schemas import ReasonCode
 
-__all__ = ["COMMIT_EVERY_S", "Router"]
+__all__ = ["COMMIT_EVERY_S", "POLL_RECORDS", "Router"]
 
+POLL_RECORDS = 250
+"""Input messages per batch. A row fans out to every deployment reading its topic, so a batch holds
+up to this many copies per deployment in memory."""
 COMMIT_EVERY_S = 0.5
 """How often the router waits for its copies' acks and commits the input offsets. A crash replays
 at most this much input into the routed log again; the scorer drops those copies."""
@@ -56,7 +59,7 @@ class Router:
         committed_at, uncommitted = time.monotonic(), False
         try:
             while not should_stop():
-                batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+                batch = await consumer.getmany(timeout_ms=200, max_records=POLL_RECORDS)
                 if batch:
                     await self.route(batch)
                     uncommitted = True

@@ -97,9 +97,19 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def process_memory_mb(pid: int, field: str = "VmHWM") -> float:
-    """A memory figure of process ``pid`` from /proc (``VmHWM``: peak resident set; ``VmRSS``: now), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024.0
-    return math.nan
+def process_memory_mb(pid: int, field: str = "VmHWM", *, children: bool = False) -> float:
+    """A memory figure of process ``pid`` from /proc (``VmHWM``: peak resident set; ``VmRSS``: now), in MB;
+    with ``children``, the sum over it and its child processes (a worker and its router process)."""
+    pids = [pid]
+    if children:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(child) for child in (task / "children").read_text().split()]
+    total = 0.0
+    for one in pids:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                total += int(line.split()[1]) / 1024.0
+                break
+        else:
+            return math.nan
+    return total

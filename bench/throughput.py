@@ -17,7 +17,8 @@ Contenders, each in its own process except (c):
     ``price_movement`` self-labelled on snapshots. Rate: predictions from the first to the last
     (their ``ts``, the worker's publish time). Latency: at a fixed offered rate of half that maximum,
     the source producer's timestamp to the broker's append time of the prediction (its topic is
-    created with ``LogAppendTime``), so it includes routing, scoring and delivery. Peak RSS: VmHWM.
+    created with ``LogAppendTime``), so it includes routing, scoring and delivery. Peak RSS: VmHWM,
+    summed over the worker and its router process.
 (b) a bare aiokafka ``getmany`` -> ``send_batch`` relay: the transport limit of one hop.
 (c) the blueprint's River pipeline alone, in this process, on the same records' features: predict +
     learn per event, and ``predict_many``/``learn_many`` in batches of 500 (the compute limit); and,
@@ -325,7 +326,7 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
                 f"; SHORT: {events - len(stamps) - dead:,} events neither predicted nor dead-lettered"
             )
             print(_log_tail(worker.log))
-            figures.rss_mb = process_memory_mb(worker.process.pid)
+            figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
             return figures, max_rate
 
         rate = max_rate / 2.0
@@ -347,7 +348,7 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
                 latencies.append(float(record.timestamp - source_ms))
             figures.p50_ms, figures.p99_ms = percentile(latencies, 50), percentile(latencies, 99)
             figures.note += f"; latency at {rate:,.0f}/s over {len(latencies):,} events"
-        figures.rss_mb = process_memory_mb(worker.process.pid)
+        figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
         return figures, max_rate
     finally:
         stop_process(worker.process)
@@ -374,7 +375,8 @@ async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
         await wait_for_total(
             broker, [worker.predictions, worker.dlq], expected, worker.process, figures.contender
         )
-        figures.rss_mb = process_memory_mb(worker.process.pid)
+        figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
+        worker_mb = process_memory_mb(worker.process.pid)
         records = await read_range(
             broker, worker.predictions, {}, await end_offsets(broker, worker.predictions)
         )
@@ -390,7 +392,8 @@ async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
         if len(values) > 1:
             stamps = [value["ts"] for value in values]
             figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
-        figures.note = f"{rows_per:,} rows x {len(specs)} deployments, {dead} dead letters"
+        figures.note = (f"{rows_per:,} rows x {len(specs)} deployments, {dead} dead letters; RSS: worker "
+                        f"{worker_mb:.0f} MB + router {figures.rss_mb - worker_mb:.0f} MB")  # fmt: skip
         if short and dead < sum(short.values()):
             missing = sum(short.values()) - dead
             figures.note += f"; {missing:,} events LOST (neither predicted nor dead-lettered): " + ", ".join(
@@ -749,7 +752,8 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
         rows,
         note=(
             "events/s: first to last output; latency: source producer timestamp -> broker append time of the\n"
-            "prediction, at a paced load of half the worker's max rate; RSS: VmHWM of the contender's process."
+            "prediction, at a paced load of half the worker's max rate; RSS: VmHWM of the contender's process\n"
+            "(a Tracer worker's: the sum with its router process)."
         ),
     )
     targets: list[list[Any]] = []
