@@ -76,7 +76,6 @@ class RouterProcess:
         """The deployments to route, read at each start (so a restarted router knows every one)."""
         self.on_unrouted = on_unrouted
         self.child: asyncio.subprocess.Process | None = None
-        self.starts = 0
         self._adding: dict[str, list[asyncio.Future[None]]] = {}
         """Deployments sent to the router and not yet confirmed, with who waits for them."""
 
@@ -124,7 +123,7 @@ class RouterProcess:
         )  # fmt: skip
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write(_config_line(self.settings, self.specs()))
-        self.child, self.starts = child, self.starts + 1  # no await since specs(): no deployment is missed
+        self.child = child  # no await since specs(): no deployment added meanwhile is missed
         reading = asyncio.ensure_future(self._read(child.stdout))
         exited = asyncio.ensure_future(child.wait())
         try:
@@ -148,11 +147,14 @@ class RouterProcess:
 
     async def _read(self, stdout: asyncio.StreamReader) -> None:
         while line := await stdout.readline():
-            message = json.loads(line)
-            if "added" in message:
-                self._confirm(message["added"])
-            else:
-                self.on_unrouted(message["unrouted"], message["reason"])
+            try:
+                message = json.loads(line)
+                if "added" in message:
+                    self._confirm(message["added"])
+                else:
+                    self.on_unrouted(message["unrouted"], message["reason"])
+            except (ValueError, KeyError, TypeError):  # something else printed: not ours, and never fatal
+                log.warning("ignoring a line the router process printed: %r", line[:200])
 
 
 # == the router process ==================================================================================

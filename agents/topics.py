@@ -35,8 +35,9 @@ aiokafka keeps one fetch in flight per broker, and leaves out of it the partitio
 records are still being consumed. So while a busy partition's records are consumed, a fetch for
 only the *idle* partitions goes out, the broker holds it for the full wait, and the busy
 partition's next fetch waits behind it: measured, the scorer sat idle 300-400 ms at a time with
-its routed log full, and paced latency had the same spikes. 20 ms bounds that wait; an idle
-consumer pays about 50 empty fetches a second for it."""
+its routed log full. With 20 ms, a churn backlog went from 13-14k to 16.7-19.7k events/s and the paced
+p50 latency at 6,000 events/s from 17-18 to 10-11 ms; an idle consumer pays about 50 empty
+fetches a second for it."""
 
 
 def tracer_topics(settings: Settings, extra: Iterable[str] = ()) -> dict[str, int]:
