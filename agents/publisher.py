@@ -13,6 +13,12 @@ background task hands them to the producer in order; the scoring loop goes on sc
 Records for one partition keep their order: batches are handed over in the order they were built,
 and aiokafka delivers a partition's batches in the order it got them.
 
+A checkpoint must not reach the broker before the outputs its state implies, yet waiting for
+their acknowledgements in the loop would stall it for a round trip. :meth:`Publisher.send_after`
+queues a marker behind the batches built so far; when the hand-over reaches it, a task waits for
+the acknowledgements of everything handed over before it, then sends the record. Such deferred
+records keep their order among themselves, and ``drain`` waits for them too.
+
 A keyed record goes to the partition Kafka's default partitioner gives its key (murmur2), exactly
 as ``producer.send(topic, value, key=key)`` would place it.
 """
@@ -44,10 +50,12 @@ class Publisher:
         self._builders: dict[tuple[str, int], Any] = {}
         self._partitions: dict[str, int] = {}
         self._in_flight: list[asyncio.Future[Any]] = []
-        self._queued: deque[tuple[tuple[str, int], Any]] = deque()
-        """Built batches not yet handed to the producer, oldest first."""
+        self._queued: deque[tuple[tuple[str, int] | None, Any]] = deque()
+        """Built batches not yet handed to the producer, oldest first, and ``send_after`` markers (no slot)."""
         self._sender: asyncio.Task[None] | None = None
         """Hands ``_queued`` to the producer; runs while there is something queued."""
+        self._deferred: list[asyncio.Task[None]] = []
+        """``send_after`` records not yet acknowledged, oldest first."""
         self.records = 0
         """Records appended so far (all topics)."""
 
@@ -101,19 +109,16 @@ class Publisher:
         """Queue every batch built so far for sending; wait only when ``MAX_IN_FLIGHT`` are unacknowledged."""
         builders, self._builders = self._builders, {}
         self._queued.extend((slot, builder) for slot, builder in builders.items() if builder.record_count())
-        sender = self._sender
-        if sender is not None and sender.done():
-            sender.result()  # a failed hand-over raises here, in the loop that published
-            self._sender = sender = None
-        if self._queued and sender is None:
-            self._sender = sender = asyncio.ensure_future(self._hand_over())
+        sender = self._hand_over_queued()
         if sender is not None and len(self._queued) > MAX_IN_FLIGHT:
             await asyncio.shield(sender)
         excess = len(self._in_flight) - MAX_IN_FLIGHT
         if excess > 0:
             oldest = self._in_flight[:excess]
-            del self._in_flight[:excess]
-            await asyncio.gather(*oldest)
+            await asyncio.gather(*oldest)  # still listed meanwhile, so a marker's snapshot holds them
+            del self._in_flight[: len(oldest)]
+        while self._deferred and self._deferred[0].done():
+            self._deferred.pop(0).result()  # a failed deferred send raises here too
 
     async def drain(self) -> None:
         """Send what is built and wait until the broker has acknowledged everything (errors raise)."""
@@ -122,14 +127,54 @@ class Publisher:
             await asyncio.shield(self._sender)  # everything queued is handed over (or its error raises)
         in_flight, self._in_flight = self._in_flight, []
         await asyncio.gather(*in_flight)
+        deferred, self._deferred = self._deferred, []
+        await asyncio.gather(*deferred)
+
+    async def send_after(self, topic: str, value: bytes, *, key: bytes) -> None:
+        """Send one record once every record added before it is acknowledged, without waiting for that.
+
+        The record goes out after the acknowledgements of everything added so far and after the
+        previous ``send_after`` record; ``flush`` and ``drain`` raise its error if it fails."""
+        await self.flush()
+        barrier: asyncio.Future[list[asyncio.Future[Any]]] = asyncio.get_running_loop().create_future()
+        self._queued.append((None, barrier))
+        self._hand_over_queued()
+        previous = self._deferred[-1] if self._deferred else None
+        self._deferred.append(
+            asyncio.ensure_future(self._send_when_acked(barrier, previous, topic, value, key))
+        )
+
+    async def _send_when_acked(
+        self,
+        barrier: asyncio.Future[list[asyncio.Future[Any]]],
+        previous: asyncio.Task[None] | None,
+        topic: str,
+        value: bytes,
+        key: bytes,
+    ) -> None:
+        await asyncio.gather(*await barrier)
+        if previous is not None:
+            await previous
+        await (await self.producer.send(topic, value, key=key))
+
+    def _hand_over_queued(self) -> asyncio.Task[None] | None:
+        """Start the hand-over task if something is queued and none runs; returns the running one."""
+        sender = self._sender
+        if sender is not None and sender.done():
+            sender.result()  # a failed hand-over raises here, in the loop that published
+            self._sender = sender = None
+        if self._queued and sender is None:
+            self._sender = sender = asyncio.ensure_future(self._hand_over())
+        return sender
 
     async def _hand_over(self) -> None:
-        """Hand the queued batches to the producer, oldest first, until none is left."""
+        """Hand the queued batches to the producer, oldest first, until none is left; a marker
+        (``send_after``) gets the acknowledgements of everything handed over before it."""
         queued, send_batch = self._queued, self.producer.send_batch
         while queued:
-            (topic, partition), builder = queued.popleft()
+            slot, builder = queued.popleft()
+            if slot is None:
+                builder.set_result(list(self._in_flight))
+                continue
+            topic, partition = slot
             self._in_flight.append(await send_batch(builder, topic, partition=partition))
-
-    def track(self, future: asyncio.Future[Any]) -> None:
-        """Await ``future`` (a ``producer.send`` result) with the next ``drain``."""
-        self._in_flight.append(future)

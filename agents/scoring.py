@@ -12,13 +12,18 @@ It runs inside the Faust worker as a mode ``Service`` and drives aiokafka's batc
 Checkpoint protocol (every ``checkpoint_every_events`` events or ``checkpoint_every_seconds``,
 whichever comes first, and on a clean revoke or stop), for one deployment:
 
-1. finish the batch: its predictions, dead letters, alerts and reports are *sent* and acknowledged
+1. finish the batch: its predictions, dead letters, alerts and reports are queued for sending
    (an open learning block is kept as it is: its unlearned outcomes are part of the state);
 2. seal the deployment (models, feature state, captured features, drift state, versions, the
    routed offset it has learned through and its source marks) with HMAC under the configured secret;
-3. write the sealed bytes to the compacted ``tracer.checkpoints`` topic, keyed by deployment, and
-   wait for the acknowledgement;
+3. write the sealed bytes to the compacted ``tracer.checkpoints`` topic, keyed by deployment, only
+   once every output queued before them is acknowledged (:meth:`Publisher.send_after`: the loop
+   goes on scoring meanwhile, and the checkpoints of a deployment reach the broker in order);
+   a revoke and the stop wait for these acknowledgements too;
 4. commit the routed offset to the consumer group (for lag; recovery does not depend on it).
+
+A crash between steps 2 and 3 loses only the new checkpoint: recovery starts from the previous
+one, whose outputs are all on the broker.
 
 Recovery, when a routed partition is assigned (start, restart after ``kill -9``, or rebalance):
 
@@ -391,13 +396,12 @@ class ScoringService(Service):
         return {}
 
     async def _checkpoint(self, deployment: str) -> None:
-        """Steps 1-3 of the protocol; the checkpoint's own acknowledgement is awaited with the next
-        drain (the next checkpoint, a revoke or the stop), so the loop never waits a round trip here."""
-        owned = self.owned.get(deployment)
-        if owned is None or self.producer is None:
+        """Steps 1-3 of the protocol. The loop waits for no acknowledgement here: the publisher
+        sends the sealed bytes once the outputs before them are acknowledged (step 1), and a
+        revoke or the stop drains it."""
+        owned, publisher = self.owned.get(deployment), self.publisher
+        if owned is None or publisher is None:
             return
-        publisher = self._publisher()
-        await publisher.drain()  # step 1: everything the model's state implies is on the broker
         partition = routed_partition(deployment, self.settings.partitions)
         blob = seal_checkpoint(
             owned,
@@ -407,7 +411,7 @@ class ScoringService(Service):
             created_at=now_ms(),
             secret=self.secret,
         )
-        publisher.track(await self.producer.send(self.checkpoint_topic, blob, key=deployment.encode()))
+        await publisher.send_after(self.checkpoint_topic, blob, key=deployment.encode())
         owned.events_since_checkpoint = 0
         owned.checkpointed_at = time.monotonic()
         self.metrics.record_checkpoint(deployment)

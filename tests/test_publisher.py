@@ -61,6 +61,7 @@ class _SlowProducer(_Metadata):
         self.fail_on = fail_on
         self.handed: list[tuple[int, list[bytes]]] = []
         self.unacked: list[asyncio.Future[None]] = []
+        self.sent: list[tuple[bytes, int]] = []
 
     def create_batch(self) -> _Builder:
         return _Builder(self.capacity)
@@ -77,6 +78,13 @@ class _SlowProducer(_Metadata):
 
     def ack(self) -> None:
         next(f for f in self.unacked if not f.done()).set_result(None)
+
+    async def send(self, topic: str, value: bytes, *, key: bytes) -> asyncio.Future[None]:
+        """A single record (a checkpoint): noted with how many batches were acknowledged then."""
+        self.sent.append((value, sum(f.done() for f in self.unacked)))
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ack.set_result(None)
+        return ack
 
 
 def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> None:
@@ -113,3 +121,34 @@ def test_a_failed_hand_over_raises_in_the_publishing_loop() -> None:
 
     with pytest.raises(RuntimeError, match="broker said no"):
         asyncio.run(run())
+
+
+def test_send_after_waits_for_earlier_acks_off_the_loop_and_keeps_its_order() -> None:
+    async def run() -> tuple[list[tuple[bytes, int]], list[bytes], bool]:
+        producer = _SlowProducer(partitions=2, capacity=2)
+        publisher = Publisher(producer)  # type: ignore[arg-type]
+        for i in range(3):
+            await publisher.add("t", f"a{i}".encode(), partition=i % 2)
+        await asyncio.wait_for(publisher.send_after("ckpt", b"first", key=b"d"), 1.0)  # returns at once
+        await publisher.add("t", b"b0", partition=0)
+        await asyncio.wait_for(publisher.send_after("ckpt", b"second", key=b"d"), 1.0)
+        await asyncio.sleep(0.01)
+        early = list(producer.sent)
+        draining = asyncio.ensure_future(publisher.drain())
+        await asyncio.sleep(0.01)
+        waited = not draining.done()
+        while not draining.done():
+            if any(not f.done() for f in producer.unacked):
+                producer.ack()
+            await asyncio.sleep(0)
+        await draining
+        return producer.sent, [v for v, _ in early], waited
+
+    sent, early, waited = asyncio.run(run())
+    assert early == [], "a deferred record left before the records added ahead of it were acknowledged"
+    assert waited, "drain returned before the deferred records were sent"
+    assert [value for value, _ in sent] == [b"first", b"second"]
+    first, second = (acked for _, acked in sent)
+    assert first >= 2 and second == 3, (
+        "a deferred record left before the batches ahead of it were acknowledged"
+    )
