@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from tracer.blueprints import registry
-from tracer.blueprints.customer_churn import ChurnOutput, CustomerChurn, _churn_window, _risk_level
+from tracer.blueprints.customer_churn import ChurnOutput, CustomerChurn, _churn_window, _risk_level, _Seen
 from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.inputs import canonical_record, resolve_columns
 from tracer.online_models import Deployment
@@ -75,7 +76,21 @@ def test_per_customer_state_sees_usage_decline_and_new_tickets() -> None:
     # another customer is unaffected; an older record does not rewind the state
     assert "declining_usage" not in CHURN.featurize(canonical(**customer(cust_id="c2")), state, DEFAULTS)
     CHURN.featurize(canonical(**customer(snapshot_date="2024-01-31")), state, DEFAULTS)
-    assert state["c1"].time_s == datetime(2024, 4, 30, tzinfo=UTC).timestamp()
+    assert state["c1"][0] == datetime(2024, 4, 30, tzinfo=UTC).timestamp()
+
+
+def test_state_from_a_checkpoint_of_named_tuples_still_featurizes_the_same() -> None:
+    """Checkpoints written before the per-customer state became plain tuples hold ``_Seen`` objects."""
+    first, later = (
+        canonical(**customer()),
+        canonical(**customer(snapshot_date="2024-04-30", feature_usage=1220)),
+    )
+    state = CHURN.new_state(DEFAULTS)
+    CHURN.featurize(first, state, DEFAULTS)
+    old = {key: _Seen(*seen) for key, seen in state.items()}
+    assert type(pickle.loads(pickle.dumps(old))["c1"]) is _Seen
+    assert CHURN.featurize(later, old, DEFAULTS) == CHURN.featurize(later, state, DEFAULTS)
+    assert type(old["c1"]) is tuple and old["c1"] == state["c1"]
 
 
 def test_labels_by_column_or_by_the_inactivity_rule() -> None:

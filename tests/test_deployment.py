@@ -189,8 +189,9 @@ class SelfLabellingChurn(CustomerChurn):
         seen = state.get(record["customer_id"])
         if seen is None:
             return []
-        key = f"{record['customer_id']}@{int(seen.time_s * 1000)}"
-        return [(key, float((record["feature_usage_count"] or 0) <= (seen.usage_count or 0)))]
+        seen_s, seen_usage, _, _ = seen
+        key = f"{record['customer_id']}@{int(seen_s * 1000)}"
+        return [(key, float((record["feature_usage_count"] or 0) <= (seen_usage or 0)))]
 
 
 def test_labels_revealed_by_later_records_are_learned_from_earlier_captures(
