@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import from_json
 
 from tracer.schemas import DriftAlert, ModelVersion, ReasonCode, ShadowReport, SourceOffset
@@ -33,7 +34,8 @@ class PredictionOut:
     """A prediction ready to publish (the value is a ``Prediction`` as JSON, latency filled at send)."""
 
     key: str
-    output: dict[str, Any]
+    output: BaseModel
+    """The blueprint's typed output; the publisher encodes it straight to JSON (no dict in between)."""
     score: float
     source: SourceOffset
     timestamp_ms: int

@@ -216,7 +216,7 @@ class LiveDeployment:
             result.predictions.append(
                 PredictionOut(
                     slot.key,
-                    slot.output.model_dump(mode="json"),
+                    slot.output,
                     slot.score,
                     event.source,
                     event.timestamp_ms,
