@@ -53,12 +53,22 @@ class Router:
         """Called with the input topic and the reason of each message that became a dead letter here."""
 
     async def run(self, should_stop: Callable[[], bool]) -> None:
-        """Route batches until ``should_stop()``; a batch in hand is always finished first."""
-        consumer = batch_consumer(self.settings, "router", *self.routes.topics)
+        """Route batches until ``should_stop()``; a batch in hand is always finished first.
+
+        A deployment added on a topic not read yet changes the route table's topics: the consumer
+        then commits, leaves the group and joins again with every topic. (Changing a running
+        aiokafka consumer's subscription stopped its fetcher: aio-libs/aiokafka#796.)
+        """
+        while not should_stop():
+            await self._consume(self.routes.topics, should_stop)
+
+    async def _consume(self, topics: list[str], should_stop: Callable[[], bool]) -> None:
+        """Route what a consumer of ``topics`` reads until ``should_stop()`` or the topics change."""
+        consumer = batch_consumer(self.settings, "router", *topics)
         await consumer.start()
         committed_at, uncommitted = time.monotonic(), False
         try:
-            while not should_stop():
+            while not should_stop() and self.routes.topics == topics:
                 batch = await consumer.getmany(timeout_ms=200, max_records=POLL_RECORDS)
                 if batch:
                     await self.route(batch)

@@ -67,20 +67,15 @@ class RouteTable:
         self.by_topic: dict[str, list[str]] = {}
         self.deployments: set[str] = set()
         for spec in specs:
-            self.deployments.add(spec.id)
-            for topic in spec.input_topics:
-                self.by_topic.setdefault(topic, []).append(spec.id)
+            self.add(spec)
 
-    def add(self, spec: DeploymentSpec) -> bool:
-        """Route ``spec``'s labels, and its rows from the topics already read; True if that is all of them.
-
-        The router subscribes to its topics when it starts, so a topic new to it is read after a restart.
-        """
+    def add(self, spec: DeploymentSpec) -> None:
+        """Route ``spec``'s rows and labels from now on. An input topic new to the table joins
+        :attr:`topics`: the router subscribes to it before its next poll and reads it from its
+        earliest offset, as a restart would."""
         self.deployments.add(spec.id)
-        for topic in spec.input_topics:
-            if topic in self.by_topic:  # a new list: routing may be iterating the old one
-                self.by_topic[topic] = [*self.by_topic[topic], spec.id]
-        return all(topic in self.by_topic for topic in spec.input_topics)
+        for topic in spec.input_topics:  # a new list: routing may be iterating the old one
+            self.by_topic[topic] = [*self.by_topic.get(topic, ()), spec.id]
 
     @property
     def topics(self) -> list[str]:

@@ -207,11 +207,10 @@ class ScoringService(Service):
             UNROUTED_DEPLOYMENT, topic, consumed=1, predicted=0, dead_lettered_by_reason={reason: 1}
         )
 
-    async def add_route(self, spec: DeploymentSpec) -> bool:
-        """Route ``spec`` from now on; True if the router already reads all its input topics."""
-        streaming = self.routes.add(spec)
+    async def add_route(self, spec: DeploymentSpec) -> None:
+        """Route ``spec`` from now on, new input topics included; returns once the router does."""
+        self.routes.add(spec)
         await self.router.add(spec)
-        return streaming
 
     # -- scorer ----------------------------------------------------------------------------------
 

@@ -8,12 +8,9 @@
    replay of the dataset through the live model, so the trained model is the one that goes live;
 3. create the input topics and publish the spec and its first version to ``tracer.registry``;
 4. install it in this worker: the scoring service owns it (its routed log starts at the routed
-   partition's current end), the router routes its labels and any input topic it already reads,
+   partition's current end), the router routes its rows and labels (it subscribes to an input
+   topic it did not read yet, from the topic's earliest offset) before the response goes out,
    and the scorer checkpoints it on its next pass, so the trained model survives a restart.
-
-The router subscribes to its topics when the worker starts, so rows on a *new* input topic reach
-the stream after the next restart (every worker reads the registry then); HTTP predictions work at
-once. The response says which case applies.
 """
 
 from __future__ import annotations
@@ -186,12 +183,12 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
         )
         routed_end = await _broker(ctx, "read the routed topic's end", _routed_end(ctx, deployment_id))
         _install(ctx, spec, live, routed_end)
-        streaming = await ctx.service.add_route(spec)
+        await ctx.service.add_route(spec)
     finally:
         ctx.creating.discard(deployment_id)
     if report is not None:
         ctx.replays[spec.id] = report
-    return describe(ctx, spec.id, streaming=streaming)
+    return describe(ctx, spec.id)
 
 
 def _install(ctx: ApiContext, spec: DeploymentSpec, live: LiveDeployment, next_offset: int) -> None:
@@ -221,27 +218,19 @@ async def _routed_end(ctx: ApiContext, deployment_id: str) -> int:
     return int(ends[partition])
 
 
-def describe(ctx: ApiContext, deployment_id: str, *, streaming: bool | None = None) -> DeploymentResponse:
+def describe(ctx: ApiContext, deployment_id: str) -> DeploymentResponse:
     """A deployment as ``GET /deployments/{id}`` shows it; 404 if unknown."""
     spec = ctx.service.specs.get(deployment_id)
     if spec is None:
         raise ApiError(404, "deployment_not_found", f"no deployment {deployment_id!r}; {ctx.known()}")
     owned = ctx.service.owned.get(deployment_id)
-    if streaming is None:
-        streaming = all(topic in ctx.service.routes.by_topic for topic in spec.input_topics)
+    streaming = all(topic in ctx.service.routes.by_topic for topic in spec.input_topics)
     report = ctx.replays.get(deployment_id)
-    note = None
-    if not streaming:
-        note = (
-            f"rows on {', '.join(spec.input_topics)} reach the stream once the workers restart (the router "
-            "reads the topics it had at start); HTTP predictions work now"
-        )
     return DeploymentResponse(
         spec=spec,
         model_version=owned.live.model_version if owned is not None else None,
         owned_here=owned is not None,
         streaming=streaming,
-        note=note,
         validation=validation_report(report) if report is not None else None,
     )
 

@@ -205,7 +205,6 @@ class DeploymentResponse(ApiModel):
     model_version: int | None = Field(description="The live version, if this worker owns the model.")
     owned_here: bool = Field(description="This worker owns its model and serves its predictions.")
     streaming: bool = Field(description="This worker's router reads all of its input topics now.")
-    note: str | None = None
     validation: ValidationReport | None = None
 
 

@@ -319,6 +319,8 @@ def test_a_parquet_upload_loads_pyarrow_only_then(worker: Worker, tmp_path: Path
     assert _maps_arrow(worker.process.pid)
 
 
+STREAMED = 50
+"""Rows the journey's deployment then scores from its new input topic (each with its label)."""
 JOURNEY: dict[str, Any] = {}
 """What the journey made, for the restart test at the end of the module."""
 
@@ -347,7 +349,7 @@ def test_customer_journey(worker: Worker, tmp_path: Path) -> None:
         assert created.headers["Location"] == f"/deployments/{deployment_id}"
         assert deployment["validation"]["rows"] == 2000 and deployment["validation"]["metrics"]["auc"] > 0.6
         assert deployment["spec"]["labels"] == {"mode": "inline", "field": "churned", "ttl_seconds": 604800.0}
-        assert deployment["owned_here"] and not deployment["streaming"] and deployment["note"]
+        assert deployment["owned_here"] and deployment["streaming"], "its new topic is read without a restart"
         row = _json_rows(frame.head(1))[0]
         first = client.post(f"/deployments/{deployment_id}/predict", json=row)
         elapsed_s = time.perf_counter() - started
@@ -365,6 +367,16 @@ def test_customer_journey(worker: Worker, tmp_path: Path) -> None:
                             deployment=deployment_id) >= 1,
             "the scorer to checkpoint the trained model",
         )  # fmt: skip
+        streamed = _json_rows(CustomerChurn().sample(STREAMED, seed=7))
+        produce(
+            worker.bootstrap,
+            deployment["spec"]["input_topics"][0],
+            [json.dumps(r).encode() for r in streamed],
+        )
+        _wait_for(
+            lambda: _info(client, deployment_id)["counters"]["labels_learned"] >= 2000 + STREAMED,
+            "the new topic's rows to be scored and learned",
+        )
         wrong = client.post("/deployments", json={"blueprint": "revenue_forecast", "dataset": dataset["id"]})
         assert (wrong.status_code, wrong.json()["error"]) == (422, "dataset_incompatible"), wrong.text
     specs, recorded = asyncio.run(read_registry(worker.bootstrap, worker.prefix + "tracer.registry"))
@@ -453,9 +465,9 @@ def test_restart_restores_api_deployments(worker: Worker) -> None:
     worker.start(owned=known)  # the file's two, and those made through the API
     with worker.client() as client:
         restored = client.get(f"/deployments/{deployment}").json()
-        assert restored["owned_here"] and restored["streaming"], "its new topic is read after a restart"
+        assert restored["owned_here"] and restored["streaming"]
         info = _info(client, deployment)
-        assert info["counters"]["labels_learned"] == JOURNEY["learned"] == 2000, (
+        assert info["counters"]["labels_learned"] == JOURNEY["learned"] == 2000 + STREAMED, (
             "the trained model, not a new one"
         )
         assert info["versions"][0]["metrics"]["auc"] > 0.6

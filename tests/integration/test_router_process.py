@@ -67,10 +67,9 @@ def test_the_router_process_routes_reports_restarts_and_stops(
 ) -> None:
     topics = Topics().with_prefix(topic_prefix)
     settings = Settings(broker=kafka_bootstrap, app_id=f"{topic_prefix}app", topics=topics)
-    inputs = f"{topic_prefix}customers"
-    asyncio.run(
-        ensure_topics(kafka_bootstrap, {inputs: 2, topics.routed: 4, topics.dlq: 1, topics.labels: 1})
-    )
+    inputs, orders = f"{topic_prefix}customers", f"{topic_prefix}orders"
+    asyncio.run(ensure_topics(kafka_bootstrap, {inputs: 2, orders: 2, topics.routed: 4, topics.dlq: 1,
+                                                topics.labels: 1}))  # fmt: skip
     specs = [_spec("churn", inputs)]
     produce(kafka_bootstrap, inputs, _rows(0, 40))
     produce(kafka_bootstrap, topics.labels, [b'{"deployment": "nobody", "key": "c1", "churned": 1}'])
@@ -94,19 +93,25 @@ def test_the_router_process_routes_reports_restarts_and_stops(
         specs.append(_spec("churn2", inputs))
         await router.add(specs[-1])  # returns once the router routes it
         await asyncio.to_thread(produce, kafka_bootstrap, inputs, _rows(40, 10))
-        later = await asyncio.to_thread(consume, kafka_bootstrap, topics.routed, expect=60, settle_s=3.0)
+        await asyncio.to_thread(produce, kafka_bootstrap, orders, _rows(0, 3))  # before its deployment
+        specs.append(_spec("orders", orders))
+        await router.add(specs[-1])  # a topic the router did not read: subscribed from its start
+        await asyncio.to_thread(produce, kafka_bootstrap, orders, _rows(3, 4))
+        later = await asyncio.to_thread(consume, kafka_bootstrap, topics.routed, expect=67, settle_s=3.0)
 
         last = router.child
         assert last is not None
         stopping = True
         await asyncio.wait_for(running, 30)
         assert router.child is None
-        return Counter(key for key, _ in later)[b"churn2"], await last.wait()
+        counts = Counter(key for key, _ in later)
+        return counts[b"churn2"], counts[b"orders"], await last.wait()
 
-    added, status = asyncio.run(run())
+    added, on_new_topic, status = asyncio.run(run())
     assert unrouted == [(topics.labels, "unknown_deployment")]
     assert len(consume(kafka_bootstrap, topics.dlq, expect=1)) == 1
     assert added == 10, "every row after the confirmed add reaches the new deployment, once"
+    assert on_new_topic == 7, "a deployment on a new topic gets the topic's rows from its start, once"
     assert status == 0, "a stopped router finishes its batch, commits and exits cleanly"
 
 
