@@ -253,7 +253,15 @@ class TracerMetrics:
         )
         self.predict_latency_ms = _BatchHistogram(
             "ml_predict_latency_ms",
-            "Source timestamp to published prediction, in ms.",
+            "Source timestamp to published prediction, in ms (stream predictions only).",
+            dv,
+            LATENCY_BUCKETS_MS,
+            r,
+        )
+        self.http_predict_latency_ms = _BatchHistogram(
+            "ml_http_predict_latency_ms",
+            "Request received to answer, in ms, of HTTP predictions: another clock than the stream's, "
+            "so kept apart from ml_predict_latency_ms and its SLO.",
             dv,
             LATENCY_BUCKETS_MS,
             r,

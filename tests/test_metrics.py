@@ -10,9 +10,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 import tracer.agents.metrics as metrics_module
+from tracer.agents.api.context import record_prediction
 from tracer.agents.metrics import (
     LATENCY_BUCKETS_MS,
     SCORE_BUCKETS,
+    STATUS_OK,
     UNROUTED_DEPLOYMENT,
     TracerMetrics,
 )
@@ -361,3 +363,14 @@ def test_label_children_are_cached_across_batches(metrics: TracerMetrics) -> Non
     assert metrics._streams[("churn", "t")] is stream_before
     assert metrics._models[("churn", "3")] is model_before
     assert set(stream_before.dead_lettered) == {"not_json"}
+
+
+def test_http_latency_is_kept_apart_from_the_streams(metrics: TracerMetrics) -> None:
+    metrics.record_batch("churn", "t", consumed=1, predicted=1, latencies_ms=[70.0])
+    record_prediction(metrics, "churn", 3, STATUS_OK, latency_ms=0.4, score=0.5)
+    h = {"deployment": "churn", "model_version": "3"}
+    assert value(metrics, "ml_predict_latency_ms_count", **h) == 1
+    assert value(metrics, "ml_predict_latency_ms_sum", **h) == 70.0
+    assert value(metrics, "ml_http_predict_latency_ms_count", **h) == 1
+    assert value(metrics, "ml_http_predict_latency_ms_sum", **h) == 0.4
+    assert value(metrics, "ml_predict_requests_total", **h, status="ok") == 2  # one of each

@@ -105,13 +105,14 @@ def record_prediction(
     score: float | None = None,
     error_type: str | None = None,
 ) -> None:
-    """Count one HTTP prediction in seed 002's ``ml_*`` series, next to the stream's."""
+    """Count one HTTP prediction in seed 002's ``ml_*`` series, next to the stream's; its latency
+    goes to ``ml_http_predict_latency_ms`` (in-worker time, not the stream's end-to-end)."""
     version = str(model_version)
     metrics.predict_requests.labels(deployment, version, status).inc()
     if status == STATUS_OK:
         metrics.feature_extractions.labels(deployment).inc()
         if latency_ms is not None:
-            metrics.predict_latency_ms.labels(deployment, version).observe_many([latency_ms])
+            metrics.http_predict_latency_ms.labels(deployment, version).observe_many([latency_ms])
         if score is not None:
             metrics.prediction_score.labels(deployment, version).observe_many([score])
     elif status == STATUS_ERROR:
