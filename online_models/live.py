@@ -323,7 +323,7 @@ class LiveDeployment:
 
     def _react(self, action: ReactionAction, result: BatchResult, now_ms: int) -> None:
         if action is ReactionAction.START_BACKGROUND:
-            self.background = self.live.blueprint.make_model(self.live.params, self.spec.seed)
+            self.background = self._fresh_model()
         elif action is ReactionAction.DROP_BACKGROUND:
             self.background = None
         elif action in (ReactionAction.SWAP_BACKGROUND, ReactionAction.RESET_LIVE):
@@ -331,14 +331,22 @@ class LiveDeployment:
                 "background model trained since the warning" if self.background is not None else "fresh model"
             )
             self._swap(
-                self.background,
+                self.background if self.background is not None else self._fresh_model(),
                 "drift_swap",
                 now_ms,
                 result,
                 {"action": action.value, "detail": reason},
                 params=dict(self.live.params),
+                pipeline=self.history.live.pipeline,
             )
             self.background = None
+
+    def _fresh_model(self) -> Any:
+        """An untrained model of the live version's pipeline (a promoted challenger's stays its own)."""
+        blueprint, params, pipeline = self.live.blueprint, self.live.params, self.history.live.pipeline
+        if pipeline is None:
+            return blueprint.make_model(params, self.spec.seed)
+        return blueprint.make_challenger_model(pipeline, params, self.spec.seed)
 
     def _swap(
         self,
@@ -349,6 +357,7 @@ class LiveDeployment:
         evidence: dict[str, Any],
         *,
         params: dict[str, Any] | None = None,
+        pipeline: str | None = None,
     ) -> ModelVersion:
         self.history.remember(self.model_version, self.live.model)
         self.live.replace_model(model)
@@ -360,6 +369,7 @@ class LiveDeployment:
             metrics={},
             evidence=evidence,
             params=params,
+            pipeline=pipeline,
         )
         self.monitor.set_model_version(version.version)
         for tracker in self.trackers.values():
@@ -391,9 +401,15 @@ class LiveDeployment:
                  "labelled_events": tracker.labelled_events, **(evidence or {})}  # fmt: skip
         challenger = self.shadows[shadow]
         self.live.params = dict(challenger.params)  # resolved already
-        return self._swap(
-            copy.deepcopy(challenger.model), "promotion", now_ms, None, proof, params=dict(challenger.params)
-        )
+        return self._swap(copy.deepcopy(challenger.model), "promotion", now_ms, None, proof,
+                          params=dict(challenger.params), pipeline=self._pipeline_of(shadow))  # fmt: skip
+
+    def _pipeline_of(self, shadow: str) -> str | None:
+        """The pipeline shadow ``shadow`` runs: its own, or that of the version it is pinned to."""
+        spec = next(s for s in self.spec.shadows if s.name == shadow)
+        if spec.version is not None:
+            return self.history.records[spec.version - 1].pipeline
+        return spec.model
 
     def _auto_promote(self, result: BatchResult, now_ms: int) -> None:
         """Promote a challenger that beats live by the policy's margin over enough labelled events."""
@@ -410,9 +426,11 @@ class LiveDeployment:
     def rollback(self, *, now_ms: int, to_version: int | None = None) -> ModelVersion:
         """Make an earlier version live again, its model and its parameters: a new version, reason ``rollback``."""
         target, model = self.history.rollback_target(to_version)
-        params = dict(self.history.records[target - 1].params)
+        restored = self.history.records[target - 1]
+        params = dict(restored.params)
         self.live.params = type(self.live.blueprint).resolve_params(params)
-        return self._swap(model, "rollback", now_ms, None, {"restored_version": target}, params=params)
+        return self._swap(model, "rollback", now_ms, None, {"restored_version": target}, params=params,
+                          pipeline=restored.pipeline)  # fmt: skip
 
     def info(self) -> dict[str, Any]:
         """What ``GET /ml/model/info`` shows of this deployment."""

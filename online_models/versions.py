@@ -39,6 +39,7 @@ class VersionHistory:
         metrics: dict[str, float],
         evidence: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        pipeline: str | None = None,
     ) -> ModelVersion:
         """Append a new version (parent: the current live one) and return its record."""
         parent = self.records[-1].version if self.records else None
@@ -48,6 +49,7 @@ class VersionHistory:
             parent_version=parent,
             blueprint=self.spec.blueprint,
             params=params if params is not None else dict(self.spec.params),
+            pipeline=pipeline,
             reason=reason,
             created_at=created_at,
             learned_through=learned_through,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,14 @@ class OutboundModel(BaseModel):
         ser_json_bytes="base64",
         val_json_bytes="base64",
     )
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Unpickle (checkpoints hold version records); a field added since takes its default."""
+        values = state.get("__dict__", {})
+        for name, field in type(self).model_fields.items():
+            if name not in values and not field.is_required():
+                values[name] = field.get_default(call_default_factory=True)
+        super().__setstate__(state)
 
 
 class InboundModel(BaseModel):

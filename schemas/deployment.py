@@ -114,6 +114,10 @@ class ModelVersion(OutboundModel):
     parent_version: Annotated[int, Field(ge=1)] | None = None
     blueprint: NonEmptyStr
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    pipeline: NonEmptyStr | None = Field(
+        None,
+        description="The challenger pipeline this version runs (ShadowSpec.model); none: the blueprint's own.",
+    )
     reason: VersionReason
     created_at: EpochMillis
     learned_through: dict[str, int] = Field(

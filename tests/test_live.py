@@ -12,9 +12,10 @@ import pytest
 from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.errors import InputError
 from tracer.blueprints.price_movement import PriceMovement
+from tracer.drift import ReactionAction, ReactionMachine
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, ReasonCode, SourceOffset
+from tracer.schemas import DeploymentSpec, ModelVersion, ReasonCode, SourceOffset
 
 
 def spec(**overrides: object) -> DeploymentSpec:
@@ -247,3 +248,40 @@ def test_an_http_prediction_of_a_bad_row_says_what_is_wrong() -> None:
     with pytest.raises(InputError, match=r"missing required input\(s\):\s+- last_activity_date"):
         live.predict({"cust_id": "x"})
     assert live.live.counters()["errors"] == 0, "not a stream error"
+
+
+class _ScriptedReaction(ReactionMachine):
+    """Warns at the ``warn_at``-th outcome and confirms drift at the ``drift_at``-th."""
+
+    def __init__(self, warn_at: int, drift_at: int) -> None:
+        super().__init__("retrain")
+        self.outcomes, self.warn_at, self.drift_at = 0, warn_at, drift_at
+
+    def update(self, *, warning: bool, drift: bool) -> ReactionAction:
+        self.outcomes += 1
+        return super().update(warning=self.outcomes == self.warn_at, drift=self.outcomes == self.drift_at)
+
+
+def test_a_drift_retrain_keeps_the_pipeline_a_promotion_made_live() -> None:
+    live = LiveDeployment(spec(shadows=[{"name": "tree", "model": "hoeffding_tree"}]), created_at=0)
+    live.process(events(500), now_ms=0)
+    promoted = live.promote("tree", now_ms=1)
+    assert promoted.pipeline == "hoeffding_tree" and live.history.records[0].pipeline is None
+    live.monitor.reaction = _ScriptedReaction(warn_at=50, drift_at=300)
+    versions = []
+    for start in range(0, 600, 200):
+        versions += live.process(events(200, seed=start + 7), now_ms=2).versions
+    (swap,) = versions
+    assert (swap.reason, swap.pipeline) == ("drift_swap", "hoeffding_tree")
+    assert "HoeffdingAdaptiveTree" in repr(live.live.model), "the background model was a tree too"
+    back = live.rollback(now_ms=3, to_version=1)
+    assert back.pipeline is None and "LogisticRegression" in repr(live.live.model)
+
+
+def test_a_version_record_pickled_before_it_named_its_pipeline_loads_with_none() -> None:
+    record = LiveDeployment(spec(), created_at=0).history.live
+    state = record.__getstate__()
+    del state["__dict__"]["pipeline"]  # as a checkpoint written before the field existed holds it
+    old = ModelVersion.__new__(ModelVersion)
+    old.__setstate__(state)
+    assert old.pipeline is None and old == record
