@@ -211,8 +211,8 @@ def demo(port: int, rate: float) -> None:
 
 
 def _register_commands() -> None:
+    from tracer.agents.cli_evaluate import analyze_command, eval_command
     from tracer.agents.cli_registry import models, promote
-    from tracer.agents.evaluate import analyze_command, eval_command
 
     main.add_command(models)
     main.add_command(promote)

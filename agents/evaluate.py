@@ -1,30 +1,15 @@
-"""``tracer eval`` and ``tracer analyze``: the jobs that need no broker.
-
-``tracer eval --blueprint ID [--param k=v] [--map input=column] [--gate metric>=value] FILE`` replays
-FILE through a fresh deployment with progressive validation (every row is scored before its label
-is learned, in time order; see :func:`tracer.online_models.replay.replay`), prints the metrics next to
-the SLO gates, writes a JSON report and exits:
-
-* 0 when every gate is met;
-* 1 when a gate is missed (a metric that is undefined on the data, such as AUC with one class, misses);
-* 2 when the command can't run: an unknown blueprint, parameter or metric, a bad value, a file it
-  can't read, or required inputs it can't find (the message names them and the columns looked for).
+"""What ``tracer eval`` needs besides the replay: typed ``--param`` values, SLO gates and their
+verdicts, and the report's table and summary (the commands are in :mod:`tracer.agents.cli_evaluate`).
 
 Classifiers report AUC, accuracy, and precision and recall in the top 20% of scores; the default
 gates are seed 002's SLOs (``auc>=0.62``, ``precision@20>=0.58``, ``recall@20>=0.40``). Regressors and
 forecasters report MAE, RMSE and MAPE and have no default gate. ``--gate`` replaces the default gate of
 the same metric or adds one; ``<=`` gates suit error metrics (``--gate mape<=0.15``).
-
-``tracer analyze FILE...`` ranks the blueprints by how well the datasets fit them.
-
-Both commands are click objects that ``tracer.agents.cli`` registers.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from tracer import __version__
 from tracer.schemas import ParamValue
 
 if TYPE_CHECKING:  # the commands import these when they run: every ``tracer`` command loads this module
@@ -42,11 +26,15 @@ if TYPE_CHECKING:  # the commands import these when they run: every ``tracer`` c
 __all__ = [
     "DEFAULT_GATES",
     "Gate",
-    "analyze_command",
-    "eval_command",
+    "UsageProblem",
     "evaluate_gates",
+    "gates_for",
+    "metrics_table",
     "parse_gate",
     "parse_param",
+    "progress_callback",
+    "replay_summary",
+    "split_pair",
 ]
 
 Operator = Literal[">=", "<="]
@@ -136,7 +124,7 @@ def _kind(task: Task) -> str:
 # -- parsing the options -----------------------------------------------------------------------------
 
 
-def _split_pair(text: str, option: str, example: str) -> tuple[str, str]:
+def split_pair(text: str, option: str, example: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value.strip():
         raise UsageProblem(f"{option} {text!r}: expected NAME=VALUE, e.g. {option} {example}")
@@ -184,7 +172,7 @@ def parse_param(text: str, specs: Sequence[ParamSpec], blueprint_id: str) -> tup
     >>> parse_param("horizonSeconds=300", PriceMovement.parameters, "price_movement")
     ('horizonSeconds', 300)
     """
-    name, value = _split_pair(text, "--param", "predictionWindow=60_days")
+    name, value = split_pair(text, "--param", "predictionWindow=60_days")
     by_name = {spec.name: spec for spec in specs}
     if name not in by_name:
         known = ", ".join(by_name) or "none"
@@ -220,7 +208,7 @@ def parse_gate(text: str, task: Task) -> Gate:
     return Gate(metric, ">=" if op == ">=" else "<=", threshold)
 
 
-def _gates(overrides: Sequence[str], task: Task) -> list[Gate]:
+def gates_for(overrides: Sequence[str], task: Task) -> list[Gate]:
     """The default gates of the task, each replaced by an override of the same metric; new ones appended."""
     gates = {gate.metric: gate for gate in DEFAULT_GATES[_kind(task)]}
     for text in overrides:
@@ -245,7 +233,7 @@ def evaluate_gates(gates: Sequence[Gate], metrics: Mapping[str, float]) -> list[
 # -- running and reporting ---------------------------------------------------------------------------
 
 
-def _progress(bar: Any, total: int) -> Callable[[int, int], None]:
+def progress_callback(bar: Any, total: int) -> Callable[[int, int], None]:
     """A replay progress callback that moves ``bar`` at most ~200 times, whatever the row count."""
     step = max(1, total // 200)
     shown = 0
@@ -259,7 +247,7 @@ def _progress(bar: Any, total: int) -> Callable[[int, int], None]:
     return update
 
 
-def _table(report: ReplayReport, task: Task, gate_results: Sequence[dict[str, Any]]) -> str:
+def metrics_table(report: ReplayReport, task: Task, gate_results: Sequence[dict[str, Any]]) -> str:
     """The metrics the task shows (and any other gated one), each with its gate and verdict."""
     shown = {key: (label, fmt) for key, label, fmt in SHOWN[_kind(task)]}
     by_metric = {result["metric"]: result for result in gate_results}
@@ -283,7 +271,7 @@ def _table(report: ReplayReport, task: Task, gate_results: Sequence[dict[str, An
     return "\n".join(lines)
 
 
-def _summary(report: ReplayReport, file: Path) -> str:
+def replay_summary(report: ReplayReport, file: Path) -> str:
     errors = ""
     if report.n_errors:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(report.errors_by_reason.items()))
@@ -292,125 +280,3 @@ def _summary(report: ReplayReport, file: Path) -> str:
         f"{report.blueprint} on {file.name}: {report.n_rows} rows, {report.n_scored} scored, "
         f"{report.n_learned} labels learned{errors}, in {report.seconds:.2f} s"
     )
-
-
-@click.command("eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--blueprint", "blueprint_id", required=True, help="Blueprint id, e.g. customer_churn.")
-@click.option("--param", "params", multiple=True, metavar="K=V", help="A blueprint parameter (repeatable).")
-@click.option(
-    "--map", "mappings", multiple=True, metavar="INPUT=COLUMN",
-    help="Read blueprint input INPUT from COLUMN where synonyms don't find it (repeatable).",
-)  # fmt: skip
-@click.option(
-    "--gate", "gate_texts", multiple=True, metavar="METRIC>=VALUE",
-    help="Override or add an SLO gate, e.g. auc>=0.7 or mape<=0.15 (repeatable).",
-)  # fmt: skip
-@click.option(
-    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Where the JSON report goes [default: reports/eval-<blueprint>.json].",
-)  # fmt: skip
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
-    help="Rows scored together by the model as of the batch start, as the stream does.",
-)  # fmt: skip
-@click.option("--seed", type=int, default=42, show_default=True, help="Model seed.")
-def eval_command(
-    file: Path,
-    blueprint_id: str,
-    params: tuple[str, ...],
-    mappings: tuple[str, ...],
-    gate_texts: tuple[str, ...],
-    report_path: Path | None,
-    batch_size: int,
-    seed: int,
-) -> None:
-    """Progressive validation of a blueprint on FILE (csv, parquet or jsonl), with SLO gates.
-
-    Exits 0 when every gate is met, 1 when one is missed, 2 when the evaluation can't run.
-    """
-    from tracer.blueprints import registry
-    from tracer.blueprints.errors import MissingInputsError, TracerError
-    from tracer.blueprints.inputs import resolve_columns
-    from tracer.blueprints.profiling import load_dataset
-    from tracer.online_models import Deployment
-
-    try:
-        blueprint = registry.get(blueprint_id)
-        given = dict(parse_param(text, blueprint.parameters, blueprint.id) for text in params)
-        mapping = dict(_split_pair(text, "--map", "last_activity_date=last_seen") for text in mappings)
-        gates = _gates(gate_texts, blueprint.task)
-        frame = load_dataset(file)
-        resolve_columns(blueprint, frame.columns, mapping)  # missing inputs fail before the progress bar
-        deployment: Deployment[Any] = Deployment(blueprint, given, column_mapping=mapping, seed=seed)
-        with click.progressbar(
-            length=len(frame), label=f"{blueprint.id} ← {file.name}", file=sys.stderr
-        ) as bar:
-            report = deployment.replay(frame, batch_size=batch_size, progress=_progress(bar, len(frame)))
-    except MissingInputsError as error:
-        inputs = " ".join(f"--map {name}=<column>" for name in error.missing)
-        raise UsageProblem(f"{error}\nOn the command line: {inputs}") from error
-    except TracerError as error:
-        raise UsageProblem(str(error)) from error
-    except (OSError, ValueError) as error:
-        raise UsageProblem(f"{file}: {type(error).__name__}: {error}") from error
-
-    gate_results = evaluate_gates(gates, report.metrics)
-    passed = all(result["passed"] for result in gate_results)
-    path = report_path or Path("reports") / f"eval-{blueprint.id}.json"
-    document = {
-        "tracer_version": __version__,
-        "blueprint": blueprint.id,
-        "task": blueprint.task,
-        "file": str(file),
-        "params": deployment.params,
-        "column_mapping": mapping,
-        "batch_size": batch_size,
-        "seed": seed,
-        "rows": report.n_rows,
-        "scored": report.n_scored,
-        "learned": report.n_learned,
-        "errors": report.n_errors,
-        "errors_by_reason": report.errors_by_reason,
-        "example_errors": list(report.example_errors),
-        "metrics": report.metrics,
-        "gates": gate_results,
-        "passed": passed,
-        "seconds": round(report.seconds, 3),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n")
-
-    click.echo(_summary(report, file))
-    click.echo(_table(report, blueprint.task, gate_results))
-    if not report.n_learned:
-        label = blueprint.label.column
-        hint = f" (label column {label.name!r}, or one of: {', '.join(label.synonyms)})" if label else ""
-        click.echo(f"No labels were learned: FILE has no usable outcome{hint}.")
-    missed = [r for r in gate_results if not r["passed"]]
-    verdict = "PASS" if passed else f"FAIL: {len(missed)} of {len(gate_results)} gates missed"
-    click.echo(f"{verdict}; report written to {path}")
-    sys.exit(0 if passed else 1)
-
-
-@click.command("analyze")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON instead of a table.")
-def analyze_command(files: tuple[Path, ...], as_json: bool) -> None:
-    """Rank the blueprints by how well FILES (csv, parquet or jsonl) fit them, best first."""
-    from tracer.blueprints.analysis import analyze, load_dataset, render_table
-    from tracer.blueprints.errors import TracerError
-
-    try:
-        frames = {file.name: load_dataset(file) for file in files}
-    except TracerError as error:
-        raise UsageProblem(str(error)) from error
-    except (OSError, ValueError) as error:
-        raise UsageProblem(f"{type(error).__name__}: {error}") from error
-    suggestions = analyze(frames)
-    if as_json:
-        click.echo(json.dumps([s.model_dump(mode="json") for s in suggestions], indent=2))
-    else:
-        click.echo(render_table(suggestions))

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tracer.agents import evaluate
-from tracer.agents.evaluate import DEFAULT_GATES, Gate, analyze_command, eval_command, parse_gate
+from tracer.agents.cli_evaluate import analyze_command, eval_command
+from tracer.agents.evaluate import DEFAULT_GATES, Gate, parse_gate
 from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.price_movement import PriceMovement
 from tracer.blueprints.revenue_forecast import RevenueForecast
