@@ -709,17 +709,16 @@ def harmonic(first: float, second: float) -> float:
 async def warm_up(broker: str, work: Path, load: Workload, events: int) -> None:
     """A whole Tracer run (backlog, then paced) on a copy of ``load``'s topic, its figures dropped.
 
-    A fresh broker is slow for its first minute of traffic: whichever workload's latency came first
-    had a p99 of 187-324 ms, the same workload measured second 33-83 ms. Every contender is
-    measured after this run instead, on a broker in the state a long-running one is in.
+    A fresh broker is slow at first: measured first, price_movement had a p99 of 324 ms; measured
+    second, after churn, 33-61 ms. Every contender is measured after this run instead.
     """
     topic = f"{load.topic}.warmup"
-    copy = replace(load, name=f"warmup-{load.name}", topic=topic, spec={**load.spec, "input_topics": [topic]})
+    warm = replace(load, name=f"warmup-{load.name}", topic=topic, spec={**load.spec, "input_topics": [topic]})
     await ensure_topics(broker, {topic: PARTITIONS})
-    producer = produce(broker, copy.backlog, topic, copy.key, work / "produce.log")
+    producer = produce(broker, warm.backlog, topic, warm.key, work / "produce.log")
     if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
         raise RuntimeError(f"tracer produce failed: {_log_tail(work / 'produce.log')}")
-    await tracer_worker(broker, work, copy, events)
+    await tracer_worker(broker, work, warm, events)
 
 
 async def run(broker: str, work: Path, events: int, with_quix: bool, with_profile: bool) -> None:

@@ -87,6 +87,19 @@ class _SlowProducer(_Metadata):
         return ack
 
 
+async def _drain_acking(publisher: Publisher, producer: _SlowProducer) -> bool:
+    """Drain, acknowledging batches one at a time meanwhile; True if drain waited for them."""
+    draining = asyncio.ensure_future(publisher.drain())
+    await asyncio.sleep(0.01)
+    waited = not draining.done()
+    while not draining.done():
+        if any(not f.done() for f in producer.unacked):
+            producer.ack()
+        await asyncio.sleep(0)
+    await draining
+    return waited
+
+
 def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> None:
     async def run() -> tuple[list[tuple[int, list[bytes]]], bool]:
         producer = _SlowProducer(partitions=1, capacity=3)
@@ -95,14 +108,7 @@ def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> N
             for i in range(5):  # 5 records, 3 per batch: a full batch is queued as it fills
                 await publisher.add("t", f"{poll}.{i}".encode(), partition=0)
             await asyncio.wait_for(publisher.flush(), 1.0)
-        draining = asyncio.ensure_future(publisher.drain())
-        await asyncio.sleep(0.01)
-        waited = not draining.done()
-        while not draining.done():
-            if any(not f.done() for f in producer.unacked):
-                producer.ack()
-            await asyncio.sleep(0)
-        await draining
+        waited = await _drain_acking(publisher, producer)
         return producer.handed, waited
 
     handed, waited = asyncio.run(run())
@@ -134,14 +140,7 @@ def test_send_after_waits_for_earlier_acks_off_the_loop_and_keeps_its_order() ->
         await asyncio.wait_for(publisher.send_after("ckpt", b"second", key=b"d"), 1.0)
         await asyncio.sleep(0.01)
         early = list(producer.sent)
-        draining = asyncio.ensure_future(publisher.drain())
-        await asyncio.sleep(0.01)
-        waited = not draining.done()
-        while not draining.done():
-            if any(not f.done() for f in producer.unacked):
-                producer.ack()
-            await asyncio.sleep(0)
-        await draining
+        waited = await _drain_acking(publisher, producer)
         return producer.sent, [v for v, _ in early], waited
 
     sent, early, waited = asyncio.run(run())
