@@ -30,7 +30,10 @@ Recovery, when a routed partition is assigned (start, restart after ``kill -9``,
 1. read ``tracer.checkpoints`` to its end; for each deployment of the partition take its latest
    checkpoint, verify the signature (a failed one is refused loudly and the deployment starts fresh
    from the beginning of its routed log: untrusted bytes are never unpickled);
-2. seek the partition to the smallest stored offset among its deployments;
+2. seek the partition to the smallest stored offset among its deployments. A batch polled while
+   this ran may hold records the consumer fetched from the committed offset before the seek (a
+   commit can run ahead of a checkpoint still waiting for its acks): unless it starts at the
+   sought offset, it is dropped, and the consumer reads from the sought offset next;
 3. replay: events below a deployment's own stored offset are skipped, the rest are processed as
    usual; copies the router wrote twice are dropped by their source offset.
 
@@ -136,6 +139,10 @@ class ScoringService(Service):
         self.batch_lock = asyncio.Lock()
         """Held while a batch is scored and published; rebalance callbacks take it, so a revoke
         never checkpoints or drops a deployment halfway through a batch."""
+        self.rebalances = 0
+        """Revokes and assignments so far: a batch polled across one is checked (recovery, step 2)."""
+        self.sought: dict[TopicPartition, int] = {}
+        """Where the last assignment sought each partition it restored."""
         self._scorer_done = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -222,8 +229,11 @@ class ScoringService(Service):
         lag_measured_at = 0.0
         try:
             while not self.should_stop:
+                rebalances = self.rebalances
                 batch = await consumer.getmany(timeout_ms=100, max_records=500)
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
+                    if self.rebalances != rebalances:
+                        batch = self._fetched_since_seek(batch)
                     for tp, messages in batch.items():
                         await self._score_partition(tp, messages)
                     await self._publisher().flush()
@@ -241,6 +251,16 @@ class ScoringService(Service):
         finally:
             await consumer.stop()
             self._scorer_done.set()
+
+    def _fetched_since_seek(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        """A batch polled while a rebalance ran, without what the consumer fetched before the rebalance
+        sought its partition to the restored checkpoint: fetched from the committed offset meanwhile,
+        it would skip what lies between. The consumer reads from the sought offset next."""
+        return {
+            tp: messages
+            for tp, messages in batch.items()
+            if self.sought.get(tp, messages[0].offset) == messages[0].offset
+        }
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Consumer lag of each owned routed partition: the messages not yet scored."""
@@ -460,16 +480,24 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.service.batch_lock:
-            for deployments in self._deployments(revoked).values():
-                for deployment in deployments:
-                    await self.service._checkpoint(deployment)
-                    self.service.owned.pop(deployment, None)
-            await self.service._publisher().drain()  # the next owner reads these checkpoints
+            try:
+                for deployments in self._deployments(revoked).values():
+                    for deployment in deployments:
+                        await self.service._checkpoint(deployment)
+                        self.service.owned.pop(deployment, None)
+                await self.service._publisher().drain()  # the next owner reads these checkpoints
+            finally:
+                self.service.rebalances += 1
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         async with self.service.batch_lock:
-            for tp, deployments in self._deployments(assigned).items():
-                if not deployments:
-                    continue
-                offsets = await self.service.restore(deployments)
-                self.consumer.seek(tp, min(offsets.values()))
+            try:
+                self.service.sought = {}
+                for tp, deployments in self._deployments(assigned).items():
+                    if not deployments:
+                        continue
+                    offsets = await self.service.restore(deployments)
+                    self.service.sought[tp] = min(offsets.values())
+                    self.consumer.seek(tp, self.service.sought[tp])
+            finally:  # counted once the seek is done: a batch polled across it is checked
+                self.service.rebalances += 1

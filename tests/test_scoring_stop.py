@@ -55,3 +55,20 @@ def test_a_clean_stop_waits_for_both_loops(tmp_path: Path, caplog: pytest.LogCap
     with caplog.at_level(logging.ERROR, logger=scoring.__name__):
         assert asyncio.run(stop_while_the_loops_finish()), "the stop waits for the scorer's batch"
     assert not caplog.records
+
+
+def test_a_batch_polled_across_a_rebalance_keeps_only_what_was_fetched_from_the_seek(tmp_path: Path) -> None:
+    """Recovery step 2: the consumer fetched from the committed offset (ahead of the last checkpoint
+    to reach the broker) while the assignment read the checkpoints; scoring that would skip the gap."""
+    from aiokafka import TopicPartition
+
+    class _Message:
+        def __init__(self, offset: int) -> None:
+            self.offset = offset
+
+    service = _service(tmp_path)
+    stale, fresh, unsought = (TopicPartition("routed", p) for p in range(3))
+    service.sought = {stale: 8102, fresh: 5250}
+    batch = {stale: [_Message(o) for o in range(10954, 10960)], fresh: [_Message(o) for o in range(5250, 5256)],
+             unsought: [_Message(7)]}  # fmt: skip
+    assert service._fetched_since_seek(batch) == {fresh: batch[fresh], unsought: batch[unsought]}
