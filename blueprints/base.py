@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -174,10 +174,6 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     one event for this blueprint."""
     drift_exempt_features: ClassVar[tuple[str, ...]] = ()
     """Features the data-drift detectors skip, such as a date that only ever grows."""
-    explains_with_model: ClassVar[bool] = False
-    """``postprocess`` asks the model to explain the row (``contributions``, ``scaled_values``): a linear
-    model then scores a micro-batch row by row, so each explanation reuses its row's transform; one
-    that doesn't is scored as one matrix."""
     challenger_models: ClassVar[tuple[str, ...]] = ()
     """Other pipelines a shadow can run on the same features (``ShadowSpec.model``), built by
     :meth:`make_challenger_model`."""
@@ -225,6 +221,15 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
         """A seeded synthetic dataset with a known answer, in users' column names, for checks and demos."""
 
     # -- optional hooks -------------------------------------------------------------------------
+
+    def postprocess_many(
+        self, scores: Sequence[float], features: Sequence[Features], model: OnlineModel, params: Params
+    ) -> list[OutputT]:
+        """:meth:`postprocess` of each row of a micro-batch the model has just scored with
+        ``predict_rows(features)`` (the very sequence), for a blueprint whose output can be built
+        for many rows at once. If it raises, each row is postprocessed on its own instead, so a bad
+        row costs only itself. The default loops over :meth:`postprocess`."""
+        return [self.postprocess(score, x, model, params) for score, x in zip(scores, features, strict=True)]
 
     def self_labels(self, record: Record, state: StateT, params: Params) -> list[tuple[str, float]]:
         """Outcomes this record reveals for earlier predictions: ``(prediction_key, label)`` pairs.

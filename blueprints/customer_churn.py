@@ -33,6 +33,7 @@ from tenure, value, support and usage. A row without an as-of time has no label 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NamedTuple, cast
 
@@ -53,6 +54,7 @@ from tracer.blueprints.base import (
     Record,
     StandIn,
 )
+from tracer.blueprints.linear_rows import LinearBlock
 from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
 
@@ -229,7 +231,6 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
                   tuple(WINDOW_DAYS)),
     )  # fmt: skip
     challenger_models = ("hoeffding_tree",)
-    explains_with_model = True  # the risk vectors: each feature's share of the logit
     feature_params = frozenset({"churnDefinition"})  # decides whether days_inactive is a feature
     label = LabelSpec(
         "cancelled_subscription: the 'churned' column; no_login_30_days: as-of time minus last activity >= 30 days.",
@@ -316,9 +317,37 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
     def postprocess(
         self, score: float, features: Features, model: OnlineModel, params: Params
     ) -> ChurnOutput:
+        return self._output(score, self._risk_vectors(features, model), model, params)
+
+    def postprocess_many(
+        self, scores: Sequence[float], features: Sequence[Features], model: OnlineModel, params: Params
+    ) -> list[ChurnOutput]:
+        """The outputs of a scored micro-batch, its risk vectors read from the linear model's matrices
+        of the batch (``explained_block``) rather than explained row by row."""
+        explained = getattr(model, "explained_block", None)
+        block: LinearBlock | None = explained(features) if explained is not None else None
+        if block is None:
+            return super().postprocess_many(scores, features, model, params)
+        pushing: list[list[tuple[float, str, bool]]] = [[] for _ in features]
+        rows, columns = np.nonzero(block.shares >= RISK_VECTOR_MIN_LOGIT)
+        if len(rows):
+            shares = block.shares[rows, columns].tolist()
+            up = (block.scaled[rows, columns] > 0).tolist()
+            numeric = block.numeric
+            for r, c, share, rising in zip(rows.tolist(), columns.tolist(), shares, up, strict=True):
+                pushing[r].append((share, numeric[c], rising))
+        for r, feature, share in block.one_hot:
+            if share >= RISK_VECTOR_MIN_LOGIT:
+                pushing[r].append((share, feature, False))
+        return [
+            self._output(score, _vector_names(sorted(push, reverse=True), x) if push else [], model, params)
+            for score, x, push in zip(scores, features, pushing, strict=True)
+        ]
+
+    @staticmethod
+    def _output(score: float, vectors: list[str], model: OnlineModel, params: Params) -> ChurnOutput:
         probability = min(max(score, 0.0), 1.0)
         risk = _risk_level(probability)
-        vectors = self._risk_vectors(features, model)
         protocols = list(PROTOCOLS_FOR_RISK[risk])
         if risk != "low":
             for vector in vectors:
@@ -345,23 +374,13 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         if contributions is None or scaled_values is None:
             return []
         shares: dict[str, float] = contributions(features)
-        pushing = sorted(((share, feature) for feature, share in shares.items() if share >= RISK_VECTOR_MIN_LOGIT),
-                         reverse=True)  # fmt: skip
+        pushing = [(share, feature) for feature, share in shares.items() if share >= RISK_VECTOR_MIN_LOGIT]
         if not pushing:
             return []
         scaled: dict[str, float] = scaled_values(features)
-        names: list[str] = []
-        for _, feature in pushing:
-            if len(names) == 3:
-                break
-            pair = VECTOR_NAMES.get(feature)
-            if pair is not None:
-                name = pair[0] if scaled.get(feature, 0.0) > 0 else pair[1]
-            else:
-                name = f"plan_{features[feature]}" if feature == "plan_type" else feature
-            if name not in names:
-                names.append(name)
-        return names
+        ranked = sorted(((share, feature, scaled.get(feature, 0.0) > 0) for share, feature in pushing),
+                        reverse=True)  # fmt: skip
+        return _vector_names(ranked, features)
 
     def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
         """Monthly snapshots of synthetic customers, in users' column names, sorted by snapshot date.
@@ -373,6 +392,23 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         optional values are missing.
         """
         return _sample(n_rows, seed)
+
+
+def _vector_names(ranked: list[tuple[float, str, bool]], features: Features) -> list[str]:
+    """The risk vectors: the first three distinct names of the features pushing towards churn,
+    ``ranked`` by share (largest first), each with whether its scaled value is above average."""
+    names: list[str] = []
+    for _, feature, rising in ranked:
+        if len(names) == 3:
+            break
+        pair = VECTOR_NAMES.get(feature)
+        if pair is not None:
+            name = pair[0] if rising else pair[1]
+        else:
+            name = f"plan_{features[feature]}" if feature == "plan_type" else feature
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _sample(n_rows: int, seed: int) -> pd.DataFrame:

@@ -4,8 +4,11 @@ River's mini-batch verbs take a DataFrame; building one from a micro-batch of fe
 more than the work itself. Here the dicts go straight into a matrix of the numeric features and a
 list of the one-hot columns each row switches on (:func:`row_matrix`), and then:
 
-- :func:`linear_outputs` scales the matrix with the scaler's running means and variances and takes
-  its product with the weights: what the adapter's ``predict_one`` computes row by row. A numeric
+- :func:`linear_block` scales the matrix with the scaler's running means and variances and takes
+  its product with the weights: what the adapter's ``predict_one`` computes row by row. It keeps
+  what explains each output, too: the scaled values and each feature's share of the raw output
+  (weight × scaled value, a string feature's share the weight of its one-hot column), what the
+  adapter's ``contributions`` and ``scaled_values`` give one row at a time. A numeric
   feature is ``log1p``-ed if the step says so, then ``(x - mean) / std`` (0 when the variance is 0,
   as River's scaler); a missing (None or NaN) one contributes nothing; a string feature ``k = v``
   adds the weight of the one-hot column ``k_v`` (0 if unseen); the raw output goes through the
@@ -30,7 +33,7 @@ from tracer.blueprints.base import Features
 if TYPE_CHECKING:
     from tracer.blueprints.scale_encode import ScaleAndEncode
 
-__all__ = ["RowMatrix", "learn_linear", "linear_outputs", "row_matrix"]
+__all__ = ["LinearBlock", "RowMatrix", "learn_linear", "linear_block", "row_matrix"]
 
 
 class RowMatrix(NamedTuple):
@@ -38,8 +41,22 @@ class RowMatrix(NamedTuple):
 
     numeric: list[str]
     values: np.ndarray
-    one_hot: list[tuple[int, str]]
-    """(row, one-hot column name) for every string feature of every row."""
+    one_hot: list[tuple[int, str, str]]
+    """(row, string feature, its one-hot column name) for every string feature of every row."""
+
+
+class LinearBlock(NamedTuple):
+    """A micro-batch through the linear route: each row's output, and what explains it."""
+
+    outputs: list[float]
+    numeric: list[str]
+    """The numeric features, one column of ``scaled`` and ``shares`` each."""
+    scaled: np.ndarray
+    """Rows × numeric features as the linear step sees them (z-scores; 0 where missing)."""
+    shares: np.ndarray
+    """Each numeric feature's share of the raw output: its weight × its scaled value."""
+    one_hot: list[tuple[int, str, float]]
+    """(row, string feature, its share: the weight of its one-hot column, 0 if unseen)."""
 
 
 def row_matrix(route: ScaleAndEncode, rows: Sequence[Features]) -> RowMatrix:
@@ -49,11 +66,11 @@ def row_matrix(route: ScaleAndEncode, rows: Sequence[Features]) -> RowMatrix:
     at_row: list[int] = []
     at_column: list[int] = []
     numbers: list[float] = []
-    one_hot: list[tuple[int, str]] = []
+    one_hot: list[tuple[int, str, str]] = []
     for r, x in enumerate(rows):
         for key, value in x.items():
             if type(value) is str:
-                one_hot.append((r, f"{key}_{value}"))
+                one_hot.append((r, key, f"{key}_{value}"))
             elif value is not None and value == value:
                 number = float(value)
                 if key in logged:
@@ -66,17 +83,21 @@ def row_matrix(route: ScaleAndEncode, rows: Sequence[Features]) -> RowMatrix:
     return RowMatrix(list(columns), values, one_hot)
 
 
-def linear_outputs(route: ScaleAndEncode, glm: Any, rows: Sequence[Features]) -> list[float]:
-    """The linear model's output (``mean_func`` of the raw output) for each row, as ``predict_one`` gives it."""
+def linear_block(route: ScaleAndEncode, glm: Any, rows: Sequence[Features]) -> LinearBlock:
+    """The linear model's output (``mean_func`` of the raw output) for each row, as ``predict_one``
+    gives it, with each row's scaled values and shares."""
     matrix = row_matrix(route, rows)
     scaled = route.scale_matrix(matrix.numeric, matrix.values)
     weights = glm._weights  # River's VectorDict: .get() reads without inserting
     coefficients = np.array([weights.get(name, 0.0) for name in matrix.numeric], dtype=np.float64)
-    raw = scaled @ coefficients + glm.intercept
-    for r, column in matrix.one_hot:
-        raw[r] += weights.get(column, 0.0)
+    shares = scaled * coefficients
+    raw = shares.sum(axis=1) + glm.intercept
+    one_hot = [(r, key, weights.get(column, 0.0)) for r, key, column in matrix.one_hot]
+    for r, _, weight in one_hot:
+        raw[r] += weight
     mean_func = glm.loss.mean_func
-    return [float(mean_func(value)) for value in raw.tolist()]
+    outputs = [float(mean_func(value)) for value in raw.tolist()]
+    return LinearBlock(outputs, matrix.numeric, scaled, shares, one_hot)
 
 
 def learn_linear(route: ScaleAndEncode, glm: Any, rows: Sequence[Features], y: pd.Series) -> None:
@@ -85,10 +106,10 @@ def learn_linear(route: ScaleAndEncode, glm: Any, rows: Sequence[Features], y: p
     route.learn_matrix(matrix.numeric, matrix.values)
     scaled = route.scale_matrix(matrix.numeric, matrix.values)
     one_hot_columns: dict[str, int] = {}
-    for _, column in matrix.one_hot:
+    for _, _, column in matrix.one_hot:
         one_hot_columns.setdefault(column, len(one_hot_columns))
     encoded = np.zeros((len(rows), len(one_hot_columns)))
-    for r, column in matrix.one_hot:
+    for r, _, column in matrix.one_hot:
         encoded[r, one_hot_columns[column]] = 1.0
     frame = pd.DataFrame(np.hstack([scaled, encoded]), columns=matrix.numeric + list(one_hot_columns))
     glm.learn_many(frame, y.set_axis(frame.index))

@@ -40,7 +40,7 @@ import pandas as pd
 from river import base, compose, linear_model, tree
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.linear_rows import learn_linear, linear_outputs
+from tracer.blueprints.linear_rows import LinearBlock, learn_linear, linear_block
 from tracer.blueprints.scale_encode import RiverX, ScaleAndEncode
 
 __all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode", "hoeffding_tree_classifier"]
@@ -111,34 +111,34 @@ class _RiverAdapter:
         self._splits: dict[int, tuple[Features, tuple[RiverX, RiverX]]] = {}
         """Split records of predictions not yet learned, by ``id`` of their features dict (the dict
         itself is kept, so the id can't be reused while its entry lives): learning reuses the split."""
+        self._block: tuple[Sequence[Features], LinearBlock] | None = None
+        """The rows ``predict_rows`` scored last on the linear route, with their explanations."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_last"] = None
         state["_splits"] = {}
+        state["_block"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_block", None)  # pickled before blocks were explained
         if "_final" not in state:  # pickled before the last step was kept apart (older checkpoints)
             pipeline = self._pipeline
             self._final = pipeline[-1] if pipeline is not None else self.estimator
-
-    @property
-    def prefers_rows(self) -> bool:
-        """Whether scoring a micro-batch row by row beats ``predict_many``: true on the two-step linear
-        fast path, where a row's transform is reused by the explanation that follows its prediction
-        (``contributions``) and no DataFrame is built (measured: churn core 50 -> 41 µs per event)."""
-        return self._route is not None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.estimator!r})"
 
     def predict_rows(self, rows: Sequence[Features]) -> list[float]:
         """``predict_one`` of each row, all from the model as it is now: one matrix product on the
-        two-step linear route (:mod:`~tracer.blueprints.linear_rows`), else ``predict_many``."""
+        two-step linear route (:mod:`~tracer.blueprints.linear_rows`), else ``predict_many``.
+        On the linear route the explanations come with it (:meth:`explained_block`)."""
         if self._route is not None and self._glm is not None:
-            return linear_outputs(self._route, self._glm, rows)
+            block = linear_block(self._route, self._glm, rows)
+            self._block = (rows, block)
+            return block.outputs
         if not (hasattr(self._final, "predict_proba_many") or hasattr(self._final, "predict_many")):
             return [self.predict_one(x) for x in rows]
         return self.predict_many(pd.DataFrame.from_records(rows))
@@ -233,6 +233,13 @@ class _RiverAdapter:
                 shares[name] = shares.get(name, 0.0) + weight * value
         return shares
 
+    def explained_block(self, rows: Sequence[Features]) -> LinearBlock | None:
+        """What explains the outputs :meth:`predict_rows` just gave for ``rows`` (that very sequence,
+        with nothing learned since): the matrix form of :meth:`contributions` and :meth:`scaled_values`
+        for every row at once. None otherwise, or off the linear route."""
+        block = self._block
+        return block[1] if block is not None and block[0] is rows else None
+
     def scaled_values(self, x: Features) -> dict[str, float]:
         """The numeric features as the linear model sees them (z-scores behind a scaler)."""
         z = self._transform(x)
@@ -240,6 +247,7 @@ class _RiverAdapter:
 
     def _learned(self, n: int) -> None:
         self._last = None
+        self._block = None
         self.n_learned += n
 
 

@@ -10,12 +10,11 @@ It drives every blueprint through the same steps, synchronously, with no Kafka i
    from what the model saw when it predicted (no leakage).
 
 ``score_many`` does the same for a micro-batch: canonicalise and featurize row by row, then one
-``predict_many`` over a DataFrame (for batches of at least ``MIN_FRAME_ROWS``), so every row in
-the batch is scored by the model as it was at the batch start. A model that says its rows are
-cheaper one at a time (``prefers_rows``: the scale-and-linear adapters, whose per-row transform
-the blueprint's explanation reuses) is asked row by row instead; nothing learns in between, so
-the meaning is the same. A bad row never raises there: its
-:class:`~tracer.blueprints.errors.InputError` (reason code included) takes its slot.
+batch prediction (``predict_rows``, or ``predict_many`` over a DataFrame; for batches of at least
+``MIN_FRAME_ROWS``), so every row in the batch is scored by the model as it was at the batch
+start, and one ``postprocess_many`` (a blueprint that explains with the model, as churn's risk
+vectors do, reads the batch's explanations from the same matrices). A bad row never raises
+there: its :class:`~tracer.blueprints.errors.InputError` (reason code included) takes its slot.
 
 Captured features wait in an insertion-ordered dict of at most ``max_pending`` entries (the
 oldest is evicted past that) and expire ``pending_ttl_s`` seconds of event time after their
@@ -272,14 +271,22 @@ class Deployment(Learning, Generic[OutputT]):
             slots.append(None)
         blueprint, params, model = self.blueprint, self.params, self.model
         # row by row, each prediction is followed at once by its postprocess (which reuses its transform)
-        by_row = self._by_row(len(prepared), explained=outputs)
-        scores = None if by_row else self._predict_batch([entry[5] for entry in prepared], explained=outputs)
+        scores: list[float] | None = None
+        built: list[OutputT] | None = None
+        if not self._by_row(len(prepared)):
+            batch = [entry[5] for entry in prepared]
+            scores = self._predict_batch(batch)
+            if outputs:
+                built = self._postprocess_many(scores, batch)
         for index, (slot, row, record, key, revealed, features, time_s) in enumerate(prepared):
             try:
                 score = model.predict_one(features) if scores is None else scores[index]
-                output = (
-                    blueprint.postprocess(score, features, model, params) if outputs else cast(OutputT, None)
-                )
+                if built is not None:
+                    output = built[index]
+                elif outputs:
+                    output = blueprint.postprocess(score, features, model, params)
+                else:
+                    output = cast(OutputT, None)
                 label = blueprint.label_of(record, params)
             except Exception as error:
                 slots[slot] = self._fail(error, row)
@@ -313,7 +320,7 @@ class Deployment(Learning, Generic[OutputT]):
         is counted as an error and left out.
         """
         features = [item.features for item in scored]
-        scores = self._predict_batch(features, explained=False)
+        scores = self._predict_batch(features)
         blueprint, params, state = self.blueprint, self.params, self.state
         out: list[Scored[OutputT]] = []
         for index, (item, score) in enumerate(zip(scored, scores, strict=True)):
@@ -332,21 +339,20 @@ class Deployment(Learning, Generic[OutputT]):
         self.predictions += len(out)
         return out
 
-    def _by_row(self, rows: int, *, explained: bool = True) -> bool:
-        """Whether a batch of ``rows`` is scored row by row rather than as a batch (``prefers_rows``
-        counts only when outputs that explain with the model follow: its gain is the explanation's reuse)."""
-        return (
-            rows < MIN_FRAME_ROWS
-            or (
-                explained
-                and self.blueprint.explains_with_model
-                and getattr(self.model, "prefers_rows", False)
-            )
-            or not hasattr(self.model, "predict_many")
-        )
+    def _by_row(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` is scored row by row rather than as a batch."""
+        return rows < MIN_FRAME_ROWS or not hasattr(self.model, "predict_many")
 
-    def _predict_batch(self, features: list[Features], *, explained: bool = True) -> list[float]:
-        if self._by_row(len(features), explained=explained):
+    def _postprocess_many(self, scores: list[float], features: list[Features]) -> list[OutputT] | None:
+        """The batch's outputs at once, or None when that fails (each row then tries on its own)."""
+        try:
+            built = self.blueprint.postprocess_many(scores, features, self.model, self.params)
+        except Exception:
+            return None
+        return built if len(built) == len(scores) else None
+
+    def _predict_batch(self, features: list[Features]) -> list[float]:
+        if self._by_row(len(features)):
             return [self.model.predict_one(x) for x in features]
         predict_rows = getattr(self.model, "predict_rows", None)  # the River adapters: no DataFrame
         if predict_rows is not None:

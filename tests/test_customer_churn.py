@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import re
 from datetime import UTC, datetime
@@ -210,3 +211,23 @@ def test_online_auc_matches_a_batch_baseline_on_the_same_rows() -> None:
     batch_auc = sklearn_metrics.roc_auc_score(labels[cut:], baseline.predict_proba(features.iloc[cut:])[:, 1])
     online_auc = sklearn_metrics.roc_auc_score(labels[cut:], scores[cut:])
     assert online_auc >= 0.97 * batch_auc, (online_auc, batch_auc)
+
+
+def test_a_batch_is_explained_as_each_row_alone(trained: Deployment[ChurnOutput]) -> None:
+    blueprint, model, params = trained.blueprint, copy.deepcopy(trained.model), trained.params
+    model.estimator[-1]._weights["plan_type_basic"] = 0.5  # type: ignore[attr-defined]  # a plan that pushes too
+    records = [
+        trained._canonical(row, i)
+        for i, row in enumerate(CustomerChurn().sample(400, seed=9).to_dict("records"))
+    ]
+    state = blueprint.new_state(params)
+    features = [blueprint.featurize(record, state, params) for record in records]
+    scores = model.predict_rows(features)  # type: ignore[attr-defined]
+    together = blueprint.postprocess_many(scores, features, model, params)
+    alone = [
+        blueprint.postprocess(score, x, model, params) for score, x in zip(scores, features, strict=True)
+    ]
+    assert together == alone
+    vectors = {name for output in together for name in output.risk_vectors}
+    assert {"long_inactivity", "plan_basic"} <= vectors  # numeric and one-hot shares both came through
+    assert blueprint.postprocess_many(scores, list(features), model, params) == alone  # row by row: no block

@@ -179,6 +179,29 @@ def test_a_blueprint_bug_is_a_scoring_error_not_a_crash(rows: list[dict[str, Any
     assert conserved(deployment)
 
 
+class PickyOutputChurn(CustomerChurn):
+    """A blueprint whose output fails for one customer: the batch's outputs then fail as a whole."""
+
+    def postprocess(self, score: float, features: Features, model: Any, params: Params) -> ChurnOutput:
+        if features["daily_value_rate"] == 0.0:
+            raise ValueError("no spend")
+        return super().postprocess(score, features, model, params)
+
+    def postprocess_many(self, scores: Any, features: Any, model: Any, params: Params) -> list[ChurnOutput]:
+        return [self.postprocess(score, x, model, params) for score, x in zip(scores, features, strict=True)]
+
+
+def test_when_a_batchs_outputs_fail_each_row_is_tried_alone(rows: list[dict[str, Any]]) -> None:
+    deployment = Deployment(PickyOutputChurn)
+    batch = [dict(row) for row in rows[: MIN_FRAME_ROWS + 8]]
+    batch[4]["total_spend"] = 0.0
+    results = deployment.score_many(batch)
+    failed = {i: r.reason for i, r in enumerate(results) if isinstance(r, InputError)}
+    assert failed == {4: ReasonCode.SCORING_ERROR}
+    assert "ValueError: no spend" in str(results[4])
+    assert conserved(deployment)
+
+
 class SelfLabellingChurn(CustomerChurn):
     """Each record settles the customer's previous prediction: label 1 if usage has not grown."""
 

@@ -1,4 +1,5 @@
-"""``predict_rows`` on the two-step linear route (one matrix product) gives what ``predict_one`` gives."""
+"""``predict_rows`` on the two-step linear route (one matrix product) gives what ``predict_one`` gives,
+and its explanations (``explained_block``) what ``contributions`` and ``scaled_values`` give row by row."""
 
 from __future__ import annotations
 
@@ -114,3 +115,37 @@ def test_an_adapter_pickled_before_final_was_kept_still_predicts() -> None:
     old = RiverBinaryClassifier.__new__(RiverBinaryClassifier)
     old.__setstate__(state)
     assert old.predict_rows(rows) == model.predict_rows(rows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_explained_block_is_contributions_and_scaled_values_row_by_row(seed: int) -> None:
+    model = _trained("classifier", seed)
+    rng = random.Random(seed + 3)
+    rows = [_row(rng) for _ in range(48)]
+    rows[7] = {**rows[7], "plan": "enterprise", "region_code": 2.0}  # unseen: no weight, no share
+    model.predict_rows(rows)
+    block = model.explained_block(rows)
+    assert block is not None
+    for r, row in enumerate(rows):
+        shares = {
+            name: float(block.shares[r, c]) for c, name in enumerate(block.numeric) if block.shares[r, c]
+        }
+        shares.update({feature: share for at, feature, share in block.one_hot if at == r and share})
+        assert shares == pytest.approx(model.contributions(row), rel=1e-12)
+        scaled = {name: float(block.scaled[r, c]) for c, name in enumerate(block.numeric) if name in row
+                  and row[name] is not None and row[name] == row[name]}  # fmt: skip
+        assert scaled == pytest.approx(model.scaled_values(row), rel=1e-12, abs=1e-15)
+
+
+def test_an_explained_block_is_only_for_those_rows_and_until_the_model_learns() -> None:
+    model = _trained("classifier", 5)
+    rng = random.Random(6)
+    rows = [_row(rng) for _ in range(40)]
+    model.predict_rows(rows)
+    assert model.explained_block(list(rows)) is None  # equal rows, but not the sequence scored
+    assert model.explained_block(rows) is not None
+    model.learn_one(rows[0], 1.0)
+    assert model.explained_block(rows) is None
+    model.predict_rows(rows)
+    assert copy.deepcopy(model).explained_block(rows) is None  # never pickled or copied

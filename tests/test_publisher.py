@@ -11,6 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tracer.agents.publisher as publisher_module
 from tracer.agents.publisher import Publisher
 
 
@@ -29,7 +30,20 @@ def test_a_keyed_record_goes_where_the_default_partitioner_puts_it(key: bytes, p
     publisher = Publisher(_Metadata(partitions))  # type: ignore[arg-type]
     asyncio.run(publisher.prepare(["t"]))
     expected: Any = DefaultPartitioner()(key, list(range(partitions)), list(range(partitions)))
-    assert publisher.partition_of("t", key) == expected
+    assert [publisher.partition_of("t", key) for _ in range(2)] == [
+        expected,
+        expected,
+    ]  # hashed, then remembered
+
+
+def test_remembered_key_hashes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(publisher_module, "HASHES_KEPT", 8)
+    publisher = Publisher(_Metadata(6))  # type: ignore[arg-type]
+    asyncio.run(publisher.prepare(["t"]))
+    keys = [f"customer-{i}".encode() for i in range(20)]
+    placed = [publisher.partition_of("t", key) for key in keys]
+    assert len(publisher._hashes) <= 8
+    assert [publisher.partition_of("t", key) for key in keys] == placed
 
 
 class _Builder:
