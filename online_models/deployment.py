@@ -270,7 +270,8 @@ class Deployment(Learning, Generic[OutputT]):
             prepared.append((len(slots), row, item, key, revealed, features, time_s))
             slots.append(None)
         blueprint, params, model = self.blueprint, self.params, self.model
-        # row by row, each prediction is followed at once by its postprocess (which reuses its transform)
+        # a small batch row by row (each postprocess reuses its row's transform); a larger one as one
+        # batch prediction and one postprocess_many (which reads the batch's explanations)
         scores: list[float] | None = None
         built: list[OutputT] | None = None
         if not self._by_row(len(prepared)):
