@@ -41,6 +41,7 @@ from river import base, compose, linear_model, tree
 
 from tracer.blueprints.base import Features
 from tracer.blueprints.linear_rows import LinearBlock, learn_linear, linear_block
+from tracer.blueprints.logistic_sequence import learn_in_order, learns_exactly
 from tracer.blueprints.scale_encode import RiverX, ScaleAndEncode
 
 __all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode", "hoeffding_tree_classifier"]
@@ -107,6 +108,8 @@ class _RiverAdapter:
         self._route: ScaleAndEncode | None = (
             first if two_steps and isinstance(first, ScaleAndEncode) else None
         )
+        self._in_order = self._route is not None and learns_exactly(self._route, glm)
+        """Whether a run of rows learns in one pass (:mod:`~tracer.blueprints.logistic_sequence`)."""
         self._last: tuple[Features, tuple[RiverX, RiverX] | None, RiverX] | None = None
         self._splits: dict[int, tuple[Features, tuple[RiverX, RiverX]]] = {}
         """Split records of predictions not yet learned, by ``id`` of their features dict (the dict
@@ -124,6 +127,9 @@ class _RiverAdapter:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_block", None)  # pickled before blocks were explained
+        if "_in_order" not in state:  # pickled before runs were learned in one pass
+            route, glm = self._route, self._glm
+            self._in_order = route is not None and learns_exactly(route, glm)
         if "_final" not in state:  # pickled before the last step was kept apart (older checkpoints)
             pipeline = self._pipeline
             self._final = pipeline[-1] if pipeline is not None else self.estimator
@@ -189,12 +195,17 @@ class _RiverAdapter:
         route, glm = self._route, self._glm
         if route is None or glm is None:
             return False
-        kept = self._splits.pop(id(x), None)
-        parts = kept[1] if kept is not None and kept[0] is x else None
-        numeric, categorical = parts if parts is not None else route.split_one(cast(RiverX, x))
+        numeric, categorical = self._split_of(x)
         route.scaler.learn_one(numeric)
         glm.learn_one(route.transform_split(numeric, categorical), y)
         return True
+
+    def _split_of(self, x: Features) -> tuple[RiverX, RiverX]:
+        """``x`` split by the route, as its prediction split it if that split is still kept."""
+        kept = self._splits.pop(id(x), None)
+        if kept is not None and kept[0] is x:
+            return kept[1]
+        return cast(ScaleAndEncode, self._route).split_one(cast(RiverX, x))
 
     def _frame_ok(self, frame: pd.DataFrame) -> bool:
         """Whether River's mini-batch verbs can take this frame as it is."""
@@ -270,6 +281,16 @@ class RiverBinaryClassifier(_RiverAdapter):
         if not self._learn_linear(x, bool(y >= 0.5)):
             cast(_Classifier, self.estimator).learn_one(_clean(x), bool(y >= 0.5))
         self._learned(1)
+
+    def learn_sequence(self, rows: Sequence[Features], ys: Sequence[float]) -> None:
+        """``learn_one`` of each row in order, with the same result bit for bit: in one pass over
+        plain dicts on the scale-and-logistic route (:mod:`~tracer.blueprints.logistic_sequence`)."""
+        if self._in_order and self._route is not None and self._glm is not None:
+            learn_in_order(self._route, self._glm, rows, [y >= 0.5 for y in ys], self._split_of)
+            self._learned(len(rows))
+            return
+        for x, y in zip(rows, ys, strict=True):
+            self.learn_one(x, y)
 
     def predict_many(self, frame: pd.DataFrame) -> list[float]:
         """P(True) for each row of ``frame``, all from the model as it is now."""

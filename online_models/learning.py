@@ -99,7 +99,8 @@ class Learning:
     def learn_captured(self, pairs: Sequence[tuple[Captured, float]]) -> None:
         """Learn joined outcomes in order: the model's ``learn_many`` for big enough batches, else one by one.
 
-        A model whose ``mini_batch_learning`` attribute is False is taught one by one at any size.
+        A model whose ``mini_batch_learning`` attribute is False is taught one by one at any size,
+        through its ``learn_sequence`` (one by one, in one call) if it has one.
         """
         batches = hasattr(self.model, "learn_many") and getattr(self.model, "mini_batch_learning", True)
         if batches and len(pairs) >= MIN_FRAME_ROWS:
@@ -109,6 +110,8 @@ class Learning:
                 learn_rows(rows, ys)
             else:
                 cast(BatchModel, self.model).learn_many(pd.DataFrame.from_records(rows), ys)
+        elif (learn_sequence := getattr(self.model, "learn_sequence", None)) is not None:
+            learn_sequence([captured.features for captured, _ in pairs], [y for _, y in pairs])
         else:
             learn = self.model.learn_one
             for captured, y in pairs:
