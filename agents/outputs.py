@@ -39,7 +39,7 @@ async def publish_result(
     now = now_ms()
     version = live.model_version
     latencies = []
-    add, predictions = publisher.add, topics.predictions
+    append, predictions = publisher.append, topics.predictions  # every topic here is prepared at start
     for prediction in result.predictions:
         latency_ms = max(0, now - prediction.timestamp_ms)
         latencies.append(float(latency_ms))
@@ -49,7 +49,7 @@ async def publish_result(
             "output": prediction.output, "latency_ms": latency_ms, "ts": now,
             "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
         })  # fmt: skip
-        await add(predictions, value, key=prediction.key.split("@", 1)[0].encode())
+        append(predictions, value, key=prediction.key.split("@", 1)[0].encode())
     reasons: dict[str, int] = defaultdict(int)
     deployment_key = spec.id.encode()
     for letter in result.dead_letters:
@@ -57,14 +57,14 @@ async def publish_result(
         value = dead_letter(letter.reason, letter.error, raw=letter.event.value, key=letter.event.key,
                             topic=source.topic, partition=source.partition, offset=source.offset,
                             deployment=spec.id)  # fmt: skip
-        await add(topics.dlq, value, key=deployment_key)
+        append(topics.dlq, value, key=deployment_key)
         if not letter.event.is_label:
             reasons[letter.reason.value] += 1
     for alert in result.alerts:
-        await add(topics.drift_alerts, alert.model_dump_json().encode(), key=deployment_key)
+        append(topics.drift_alerts, alert.model_dump_json().encode(), key=deployment_key)
         metrics.record_drift_alert(spec.id, alert.kind, alert.detector)
     for report in result.reports:
-        await add(topics.shadow_reports, report.model_dump_json().encode(), key=deployment_key)
+        append(topics.shadow_reports, report.model_dump_json().encode(), key=deployment_key)
         metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
     await publish_versions(publisher, topics, metrics, result.versions)
     metrics.record_batch(

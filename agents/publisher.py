@@ -95,14 +95,28 @@ class Publisher:
         timestamp_ms: int | None = None,
         headers: list[Header] | None = None,
     ) -> None:
-        """Append one record; ``partition`` defaults to the key's, or round robin for a record without a key."""
+        """:meth:`append`, fetching the partition count of ``topic`` first if it is not known yet."""
+        if partition is None and topic not in self._partitions:
+            await self.partitions(topic)
+        self.append(topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers)
+
+    def append(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[Header] | None = None,
+    ) -> None:
+        """Append one record; ``partition`` defaults to the key's, or round robin for a record without
+        a key, and then ``topic`` must be prepared (see :meth:`prepare`; :meth:`add` does it)."""
         if partition is None:
-            if topic not in self._partitions:
-                await self.partitions(topic)
-            if key is None:
-                partition = self.records % self._partitions[topic]
-            else:
-                partition = self.partition_of(topic, key)
+            count = self._partitions.get(topic)
+            if count is None:
+                raise KeyError(f"topic {topic!r} is not prepared: its partition count is unknown")
+            partition = self.records % count if key is None else self.partition_of(topic, key)
         slot = (topic, partition)
         builder = self._builders.get(slot)
         if builder is None:

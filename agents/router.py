@@ -100,7 +100,7 @@ class Router:
                     if route.deployment is None:
                         await self._dead_letter(tp, message, route.reason, route.error)
                         continue
-                    await publisher.add(
+                    publisher.append(
                         routed_topic, message.value, key=route.deployment.encode(),
                         partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
                         headers=[(HEADER_KIND, route.kind),

@@ -73,9 +73,10 @@ from tracer.agents.routing import (
 )
 from tracer.agents.settings import Settings
 from tracer.agents.topics import batch_consumer, read_compacted
+from tracer.online_models.batch import Source
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, ReasonCode, SourceOffset
+from tracer.schemas import DeploymentSpec, ReasonCode
 
 __all__ = ["Owned", "ScoringService"]
 
@@ -297,8 +298,7 @@ class ScoringService(Service):
             event = RoutedEvent(
                 message.value,
                 None,
-                # built by the router from a consumed record's coordinates: no validation needed
-                SourceOffset.model_construct(topic=topic, partition=int(partition), offset=offset),
+                Source(topic, int(partition), offset),
                 message.timestamp,
                 headers[HEADER_KIND] == KIND_LABEL,
             )

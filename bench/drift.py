@@ -294,17 +294,15 @@ def deployment_shadow_costs(events: int, rounds: int) -> dict[str, dict[str, flo
     lands in one run or another and decides the ratio)."""
     from tracer.agents.worker import quiet_garbage_collector
     from tracer.blueprints import registry
+    from tracer.online_models.batch import Source
     from tracer.online_models.live import LiveDeployment, RoutedEvent
-    from tracer.schemas import DeploymentSpec, SourceOffset
+    from tracer.schemas import DeploymentSpec
 
     costs: dict[str, dict[str, float]] = {}
     for name, case in SHADOW_CASES.items():
         frame = registry.get(name)().sample(events, seed=1)
         values = [row.encode() for row in frame.to_json(orient="records", lines=True).splitlines()]
-        stream = [
-            RoutedEvent(v, None, SourceOffset(topic="t", partition=0, offset=i), 0)
-            for i, v in enumerate(values)
-        ]
+        stream = [RoutedEvent(v, None, Source("t", 0, i), 0) for i, v in enumerate(values)]
         base = {"id": "bench", "blueprint": name, "input_topics": ["t"], **case["fields"]}
         variants: dict[str, list[dict[str, Any]]] = {"alone": [], "same params": [{"name": "challenger"}]}
         for label, shadow in case["challengers"].items():

@@ -67,8 +67,9 @@ from tracer.blueprints.base import Blueprint, Features
 from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.price_movement import PriceMovement
 from tracer.online_models import Deployment, Scored
+from tracer.online_models.batch import Source
 from tracer.online_models.live import LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, SourceOffset
+from tracer.schemas import DeploymentSpec
 
 PARTITIONS = 4
 LATENCY_SECONDS = 10.0
@@ -535,10 +536,7 @@ def compute_limits(load: Workload, events: int) -> list[Figures]:
                       len(pairs) / (time.perf_counter() - started), note=f"predict_many + {learns}")  # fmt: skip
 
     live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
-    events_in = [
-        RoutedEvent(v, None, SourceOffset(topic=load.topic, partition=0, offset=i), 0)
-        for i, v in enumerate(values)
-    ]
+    events_in = [RoutedEvent(v, None, Source(load.topic, 0, i), 0) for i, v in enumerate(values)]
     started = time.perf_counter()
     for start in range(0, len(events_in), 256):
         live.process(events_in[start : start + 256], now_ms=int(time.time() * 1000))

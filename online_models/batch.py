@@ -5,39 +5,46 @@ agents to publish and count."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from pydantic_core import from_json
 
-from tracer.schemas import DriftAlert, ModelVersion, ReasonCode, ShadowReport, SourceOffset
+from tracer.schemas import DriftAlert, ModelVersion, ReasonCode, ShadowReport
 from tracer.schemas.decode import Rejection, readable_bytes
 
-__all__ = ["BatchResult", "DeadLetterOut", "PredictionOut", "RoutedEvent", "decode_row"]
+__all__ = ["BatchResult", "DeadLetterOut", "PredictionOut", "RoutedEvent", "Source", "decode_row"]
 
 
-@dataclass(frozen=True, slots=True)
-class RoutedEvent:
-    """One message of a deployment's routed log."""
+class Source(NamedTuple):
+    """A message's Kafka coordinates, those a ``SourceOffset`` carries; a tuple, since one is built per
+    message and a pydantic model (even unvalidated) costs 2 µs to build."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class RoutedEvent(NamedTuple):
+    """One message of a deployment's routed log (a tuple: one is built per message)."""
 
     value: bytes | None
     key: bytes | None
-    source: SourceOffset
+    source: Source
     """The original message's coordinates (before routing)."""
     timestamp_ms: int
     """The original producer timestamp: end-to-end latency is measured from it."""
     is_label: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionOut:
+class PredictionOut(NamedTuple):
     """A prediction ready to publish (the value is a ``Prediction`` as JSON, latency filled at send)."""
 
     key: str
     output: BaseModel
     """The blueprint's typed output; the publisher encodes it straight to JSON (no dict in between)."""
     score: float
-    source: SourceOffset
+    source: Source
     timestamp_ms: int
 
 

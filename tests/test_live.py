@@ -13,9 +13,10 @@ from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.errors import InputError
 from tracer.blueprints.price_movement import PriceMovement
 from tracer.drift import ReactionAction, ReactionMachine
+from tracer.online_models.batch import Source
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, ModelVersion, ReasonCode, SourceOffset
+from tracer.schemas import DeploymentSpec, ModelVersion, ReasonCode
 
 
 def spec(**overrides: object) -> DeploymentSpec:
@@ -30,9 +31,7 @@ def events(n: int, seed: int = 4, *, start: int = 0) -> list[RoutedEvent]:
     frame = CustomerChurn().sample(n, seed=seed)
     rows = json.loads(frame.to_json(orient="records", date_format="iso"))
     return [
-        RoutedEvent(
-            json.dumps(row).encode(), None, SourceOffset(topic="crm", partition=0, offset=start + i), 0
-        )
+        RoutedEvent(json.dumps(row).encode(), None, Source("crm", 0, start + i), 0)
         for i, row in enumerate(rows)
     ]
 
@@ -48,7 +47,7 @@ def probe_scores(target: LiveDeployment | Deployment[Any]) -> list[float]:
 def test_every_row_ends_as_a_prediction_or_a_dead_letter() -> None:
     live = LiveDeployment(spec(), created_at=0)
     batch = events(50)
-    source = SourceOffset(topic="crm", partition=0, offset=99)
+    source = Source("crm", 0, 99)
     batch += [
         RoutedEvent(b"{nope", None, source, 0),
         RoutedEvent(b'{"cust_id": "x"}', None, source, 0),
@@ -92,7 +91,7 @@ def test_predictions_in_a_block_use_the_model_as_of_its_start() -> None:
 def test_delayed_labels_join_captures_and_unknown_keys_become_dead_letters() -> None:
     live = LiveDeployment(spec(labels={"mode": "delayed", "ttl_seconds": 365 * 86_400}), created_at=0)
     scored = live.process(events(40), now_ms=0).predictions
-    source = SourceOffset(topic="tracer.labels", partition=0, offset=0)
+    source = Source("tracer.labels", 0, 0)
 
     def label(key: str) -> RoutedEvent:
         value = json.dumps({"deployment": "churn", "key": key, "label": "yes", "ts": 1}).encode()
@@ -135,7 +134,7 @@ MARKET = {"id": "market", "blueprint": "price_movement", "input_topics": ["snaps
 
 def market_events(n: int) -> list[RoutedEvent]:
     rows = PriceMovement().sample(n, seed=3).to_dict(orient="records")
-    source = SourceOffset(topic="snapshots", partition=0, offset=0)
+    source = Source("snapshots", 0, 0)
     return [RoutedEvent(json.dumps(row).encode(), None, source, 0) for row in rows]
 
 

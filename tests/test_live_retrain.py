@@ -27,8 +27,9 @@ from typing import Literal
 import pytest
 
 from tracer.drift import ReactionAction, ReactionMachine
+from tracer.online_models.batch import Source
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, DriftAlert, ModelVersion, SourceOffset
+from tracer.schemas import DeploymentSpec, DriftAlert, ModelVersion
 
 Reaction = Literal["alert_only", "retrain"]
 
@@ -83,7 +84,7 @@ def churn_stream(n: int = N_EVENTS, *, drift_at: int = DRIFT_AT, seed: int = STR
             "feature_usage": round(math.expm1(3.0 + 0.7 * b) * months, 3),
             "churned": churn,
         }
-        source = SourceOffset(topic="crm", partition=0, offset=i)
+        source = Source("crm", 0, i)
         events.append(RoutedEvent(json.dumps(row).encode(), None, source, as_of * 1000))
         churned.append(churn)
     return Stream(events, churned)

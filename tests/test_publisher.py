@@ -101,6 +101,18 @@ class _SlowProducer(_Metadata):
         return ack
 
 
+def test_append_needs_a_prepared_topic_for_a_partition_of_its_own_and_add_prepares_it() -> None:
+    publisher = Publisher(_SlowProducer(3))  # type: ignore[arg-type]
+    publisher.append("t", b"placed", partition=1)  # a given partition needs no metadata
+    with pytest.raises(KeyError, match="'u' is not prepared"):
+        publisher.append("u", b"keyed", key=b"k")
+    asyncio.run(publisher.add("u", b"keyed", key=b"k"))
+    publisher.append("u", b"keyed again", key=b"k")
+    slot = ("u", publisher.partition_of("u", b"k"))
+    assert publisher._builders[slot].values == [b"keyed", b"keyed again"]  # type: ignore[attr-defined]
+    assert publisher.records == 3
+
+
 async def _drain_acking(publisher: Publisher, producer: _SlowProducer) -> bool:
     """Drain, acknowledging batches one at a time meanwhile; True if drain waited for them."""
     draining = asyncio.ensure_future(publisher.drain())

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.online_models.batch import Source
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
-from tracer.schemas import DeploymentSpec, SourceOffset
+from tracer.schemas import DeploymentSpec
 
 RULE = {"name": "rule", "params": {"churnDefinition": "no_login_30_days"}}
 """A shadow with other params: promoting it records version 2."""
@@ -33,7 +34,7 @@ def events(n: int, seed: int, *, flip: bool = False) -> list[RoutedEvent]:
     if flip:
         for row in rows:
             row["churned"] = not row["churned"]
-    source = SourceOffset(topic="crm", partition=0, offset=0)
+    source = Source("crm", 0, 0)
     return [RoutedEvent(json.dumps(row).encode(), None, source, 0) for row in rows]
 
 
