@@ -75,19 +75,24 @@ def learn_in_order(
     exp, get = math.exp, weights.get
     for x, y in zip(rows, ys, strict=True):
         numeric, categorical = split(x)
-        z: RiverX = {f"{key}_{label}": 1 for key, label in categorical.items()}
-        for key, value in numeric.items():
-            counts[key] += 1
-            n = counts[key]
-            old_mean = means[key]
-            means[key] += (value - old_mean) / n
-            variances[key] += ((value - old_mean) * (value - means[key]) - variances[key]) / n
-        for key, value in numeric.items():
-            variance = variances[key]
-            z[key] = (value - means[key]) / variance**0.5 if variance else 0.0
+        z: RiverX = {f"{key}_{label}": 1 for key, label in categorical.items()} if categorical else {}
         logit = 0.0
-        for key, value in z.items():
-            logit += get(key, 0.0) * value
+        for key in z:
+            logit += get(key, 0.0)  # a one-hot value is 1
+        for key, value in numeric.items():  # a feature's statistics are its own: update, then scale
+            n = counts[key] + 1
+            counts[key] = n
+            old_mean = means[key]
+            mean = means[key] = old_mean + (value - old_mean) / n
+            variance = variances[key] = (
+                variances[key] + ((value - old_mean) * (value - mean) - variances[key]) / n
+            )
+            scaled = z[key] = (value - mean) / variance**0.5 if variance else 0.0
+            logit += get(key, 0.0) * scaled
+        if len(z) != len(numeric) + len(categorical):  # a numeric feature named like a one-hot column:
+            logit = 0.0  # it took that column's place in z, so sum in z's order after all
+            for key, value in z.items():
+                logit += get(key, 0.0) * value
         logit += intercept
         sign, weight = (1, positive) if y else (-1, negative)
         margin = logit * sign

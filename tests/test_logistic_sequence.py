@@ -35,6 +35,8 @@ def _rows(seed: int, n: int) -> tuple[list[Features], list[float]]:
             row["plan"] = rng.choice(("basic", "pro", "team", f"new-{i}"))  # unseen labels too
         if rng.random() < 0.1:
             del row["usage"]  # a feature that vanishes for some records
+        if rng.random() < 0.05:
+            row["plan_pro"] = rng.random()  # a numeric feature named like the one-hot column of "pro"
         if rng.random() < 0.02:
             row["usage"] = rng.choice((1e6, -1e6))  # logits past River's +-18 cut-offs
         rows.append(row)
