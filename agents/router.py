@@ -95,7 +95,9 @@ class Router:
             self.publisher,
         )
         for tp, messages in batch.items():
+            origin = f"{tp.topic}:{tp.partition}:"
             for message in messages:
+                source = (HEADER_SOURCE, f"{origin}{message.offset}".encode())
                 for route in self.routes.route(tp.topic, message.value):
                     if route.deployment is None:
                         await self._dead_letter(tp, message, route.reason, route.error)
@@ -103,8 +105,7 @@ class Router:
                     publisher.append(
                         routed_topic, message.value, key=route.deployment.encode(),
                         partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
-                        headers=[(HEADER_KIND, route.kind),
-                                 (HEADER_SOURCE, f"{tp.topic}:{tp.partition}:{message.offset}".encode())],
+                        headers=[(HEADER_KIND, route.kind), source],
                     )  # fmt: skip
         await publisher.flush()
 

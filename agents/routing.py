@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracer.schemas import DeploymentSpec, ReasonCode
@@ -65,6 +65,8 @@ class RouteTable:
     def __init__(self, specs: Iterable[DeploymentSpec], labels_topic: str) -> None:
         self.labels_topic = labels_topic
         self.by_topic: dict[str, list[str]] = {}
+        self._rows: dict[str, tuple[Routed, ...]] = {}
+        """Where a row of each topic goes, built once per change (a router routes every message)."""
         self.deployments: set[str] = set()
         for spec in specs:
             self.add(spec)
@@ -76,17 +78,18 @@ class RouteTable:
         self.deployments.add(spec.id)
         for topic in spec.input_topics:  # a new list: routing may be iterating the old one
             self.by_topic[topic] = [*self.by_topic.get(topic, ()), spec.id]
+            self._rows[topic] = tuple(Routed(deployment, KIND_ROW) for deployment in self.by_topic[topic])
 
     @property
     def topics(self) -> list[str]:
         """Every topic the router reads."""
         return sorted({*self.by_topic, self.labels_topic})
 
-    def route(self, topic: str, value: bytes | None) -> list[Routed]:
+    def route(self, topic: str, value: bytes | None) -> Sequence[Routed]:
         """The destinations of one message. Rows fan out to every deployment reading their topic;
         a label goes to the deployment it names, or becomes a dead letter."""
         if topic != self.labels_topic:
-            return [Routed(deployment, KIND_ROW) for deployment in self.by_topic.get(topic, ())]
+            return self._rows.get(topic, ())
         try:
             deployment = json.loads(value or b"").get("deployment")
         except (ValueError, AttributeError):
