@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracer.drift.concept import ErrorDriftConfig, ErrorDriftDetector, Outcome
 from tracer.drift.data import WindowedKS, WindowedKSConfig
@@ -114,6 +115,8 @@ class DriftMonitor:
         self._feature_detectors: dict[str, WindowedKS] = {}
         for name in dict.fromkeys(features or ()):
             self._add_feature(name)
+        self._settled: set[str] = set(self._feature_detectors)
+        """Keys discovery has decided on: watched, or first seen with a value that is not a number."""
         self._last_alert: dict[tuple[DriftKind, str | None], int] = {}
         self.detections: dict[DriftKind, int] = {"data": 0, "concept": 0, "prediction": 0}
         """Detections per kind, including suppressed ones."""
@@ -211,14 +214,24 @@ class DriftMonitor:
         return detector
 
     def _discover(self, features: Mapping[str, object]) -> None:
-        known = self._feature_detectors
-        if len(known) >= self.config.max_features:
+        """Watch the keys of ``features`` not decided on yet whose value is a number."""
+        settled = self._settled
+        if features.keys() <= settled:  # every row after the first few
             return
+        known = self._feature_detectors
         for name, value in features.items():
-            if name not in known and value is not None and _is_number(value):
+            if len(known) >= self.config.max_features:
+                return
+            if value is None or name in settled:
+                continue
+            settled.add(name)
+            if _is_number(value):
                 self._add_feature(name)
-                if len(known) >= self.config.max_features:
-                    return
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a monitor pickled before discovery kept its settled keys starts from its watched ones."""
+        state.setdefault("_settled", set(state["_feature_detectors"]))
+        self.__dict__.update(state)
 
     # -- prediction drift ------------------------------------------------------------------------------
 
