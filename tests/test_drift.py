@@ -352,7 +352,6 @@ def test_features_are_discovered_when_not_named() -> None:
     assert capped.features == ("spend",)
 
 
-
 def test_a_key_first_seen_with_a_value_that_is_not_a_number_stays_unwatched() -> None:
     monitor = DriftMonitor("d")
     monitor.observe_features({"plan": "pro", "late": None}, position=0, ts_ms=TS_MS)
@@ -370,6 +369,7 @@ def test_a_monitor_pickled_before_discovery_settled_keys_still_discovers() -> No
     restored = pickle.loads(pickle.dumps(old))
     restored.observe_features({"spend": 2.0, "visits": 3.0}, position=1, ts_ms=TS_MS)
     assert restored.features == ("spend", "visits")
+
 
 # -- prediction drift ------------------------------------------------------------------------------------
 

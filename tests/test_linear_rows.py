@@ -8,6 +8,7 @@ import math
 import random
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from river import linear_model, optim
 
 from tracer.blueprints.base import Features
+from tracer.blueprints.linear_rows import _numeric_matrix, _split_rows, row_matrix
 from tracer.blueprints.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 
 NUMERIC = ("usage", "spend", "tickets", "constant")
@@ -149,3 +151,48 @@ def test_an_explained_block_is_only_for_those_rows_and_until_the_model_learns() 
     assert model.explained_block(rows) is None
     model.predict_rows(rows)
     assert copy.deepcopy(model).explained_block(rows) is None  # never pickled or copied
+
+
+_CELL = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-(2**70), 2**70),  # beyond int64 too
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["basic", "1.5"]),  # a string that looks like a number is still a string
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.sampled_from(["usage", "spend", "plan", "rate"]), min_size=1, max_size=4, unique=True),
+    cells=st.lists(st.lists(_CELL, min_size=4, max_size=4), min_size=1, max_size=6),
+    numbers_only=st.booleans(),
+    shuffled=st.booleans(),
+)
+def test_row_matrix_is_the_cell_by_cell_split_however_the_rows_look(
+    keys: list[str], cells: list[list[Any]], numbers_only: bool, shuffled: bool
+) -> None:
+    route = ScaleAndEncode(log1p=("spend",))
+    rows: list[Features] = []
+    for r, row_cells in enumerate(cells):
+        if numbers_only:  # the fast path's case (but for NaN in the first row)
+            row_cells = [c if isinstance(c, float) else float(r + i) for i, c in enumerate(row_cells)]
+        names = list(reversed(keys)) if shuffled and r % 2 else keys
+        rows.append(dict(zip(names, row_cells, strict=False)))
+    fast, slow = row_matrix(route, rows), _split_rows(route, rows)
+    assert fast.numeric == slow.numeric
+    assert fast.one_hot == slow.one_hot
+    assert fast.values.shape == slow.values.shape
+    assert np.array_equal(fast.values, slow.values, equal_nan=True)
+    assert [v.hex() for v in fast.values.ravel().tolist()] == [v.hex() for v in slow.values.ravel().tolist()]
+
+
+def test_uniform_numeric_rows_take_the_one_call_path() -> None:
+    route = ScaleAndEncode(log1p=("spend",))
+    rows: list[Features] = [{"usage": float(i), "spend": 10.0 * i, "flag": i % 2 == 0} for i in range(50)]
+    rows[7]["usage"] = rows[8]["spend"] = math.nan
+    fast = _numeric_matrix(route, rows)
+    assert fast is not None
+    assert np.array_equal(fast.values, _split_rows(route, rows).values, equal_nan=True)
+    rows[3]["flag"] = "yes"
+    assert _numeric_matrix(route, rows) is None
