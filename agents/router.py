@@ -64,7 +64,7 @@ class Router:
 
     async def _consume(self, topics: list[str], should_stop: Callable[[], bool]) -> None:
         """Route what a consumer of ``topics`` reads until ``should_stop()`` or the topics change."""
-        consumer = batch_consumer(self.settings, "router", *topics)
+        consumer = batch_consumer(self.settings, "router", *topics, gather=True)
         await consumer.start()
         committed_at, uncommitted = time.monotonic(), False
         try:
