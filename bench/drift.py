@@ -12,6 +12,7 @@ and on its load, so the cost ratios are measured in the same run, interleaved, b
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import random
@@ -319,7 +320,7 @@ def deployment_shadow_costs(events: int, rounds: int) -> dict[str, dict[str, flo
         best = dict.fromkeys(variants, math.inf)
         for _ in range(rounds):
             for label, shadows in variants.items():
-                seconds = best_of(1, lambda shadows=shadows: run(shadows), clock=time.process_time)
+                seconds = best_of(1, functools.partial(run, shadows), clock=time.process_time)
                 best[label] = min(best[label], seconds)
         costs[name] = {label: seconds / events * 1e6 for label, seconds in best.items()}
     return costs
@@ -549,12 +550,12 @@ def main() -> None:
                 rows.append(Row(f"  a challenger with {label}", figure, "(the model's own cost)", None))
             else:
                 rows.append(Row(f"  a challenger with {label}", figure, "<= 1.5x", cost / alone <= 1.5))
-    cost = shadow_costs(10_000 if args.quick else 30_000, 3 if args.quick else 5)
-    ratio = cost["live+shadow+tracker"] / cost["live"]
+    bare = shadow_costs(10_000 if args.quick else 30_000, 3 if args.quick else 5)
+    ratio = bare["live+shadow+tracker"] / bare["live"]
     rows.append(
         Row(
             "  for context, a bare River pipeline: live+shadow+tracker / live",
-            f"{ratio:.2f}x ({cost['live+shadow+tracker']:.1f} vs {cost['live']:.1f} us/event)",
+            f"{ratio:.2f}x ({bare['live+shadow+tracker']:.1f} vs {bare['live']:.1f} us/event)",
             "",
             None,
         )
@@ -562,7 +563,7 @@ def main() -> None:
     rows.append(
         Row(
             "  of which the AgreementTracker",
-            f"{cost['tracker']:.2f} us/event = {cost['tracker'] / cost['live']:.0%} of one LR score",
+            f"{bare['tracker']:.2f} us/event = {bare['tracker'] / bare['live']:.0%} of one LR score",
             "",
             None,
         )
@@ -570,8 +571,8 @@ def main() -> None:
     rows.append(
         Row(
             "  shadow cost with learning too (score both + learn both)",
-            f"{(2 * (cost['live'] + cost['learn']) + cost['tracker']) / (cost['live'] + cost['learn']):.2f}x "
-            f"(learn_one {cost['learn']:.1f} us/event)",
+            f"{(2 * (bare['live'] + bare['learn']) + bare['tracker']) / (bare['live'] + bare['learn']):.2f}x "
+            f"(learn_one {bare['learn']:.1f} us/event)",
             "",
             None,
         )
@@ -579,7 +580,7 @@ def main() -> None:
     rows.append(
         Row(
             "DriftMonitor, 8 features: one event at a time",
-            f"{cost['monitor']:.2f} us/event ({cost['monitor'] / cost['live']:.0%} of one LR score)",
+            f"{bare['monitor']:.2f} us/event ({bare['monitor'] / bare['live']:.0%} of one LR score)",
             "",
             None,
         )
@@ -587,12 +588,12 @@ def main() -> None:
     rows.append(
         Row(
             "DriftMonitor, 8 features: batches of 500",
-            f"{cost['batched']:.2f} us/event ({cost['batched'] / cost['live']:.0%} of one LR score)",
+            f"{bare['batched']:.2f} us/event ({bare['batched'] / bare['live']:.0%} of one LR score)",
             "",
             None,
         )
     )
-    rows.append(Row("DriftMonitor.observe_error (ADWIN x2)", f"{cost['errors']:.2f} us/event", "", None))
+    rows.append(Row("DriftMonitor.observe_error (ADWIN x2)", f"{bare['errors']:.2f} us/event", "", None))
 
     widths = [
         max(len(row.cells()[i]) for row in [*rows, Row("figure", "measured", "target", None)])
