@@ -327,11 +327,12 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
         threshold_bp = float(params.get("thresholdBp", 0) or 0)
         pending = symbol.pending
 
-        due = bisect.bisect_right(pending, ts_ms - horizon_ms, key=lambda p: p.ts_ms)
+        cutoff_ms, due = ts_ms - horizon_ms, 0
+        while due < len(pending) and pending[due].ts_ms <= cutoff_ms:  # sorted: the due ones lead
+            due += 1
         labels: list[tuple[str, float]] = []
         for earlier in pending[:due]:
-            move_bp = _log_ratio_bp(mid, earlier.mid)
-            if threshold_bp > 0 and abs(move_bp) < threshold_bp:
+            if threshold_bp > 0 and abs(_log_ratio_bp(mid, earlier.mid)) < threshold_bp:
                 continue
             labels.append((earlier.key, 1.0 if mid > earlier.mid else 0.0))
         del pending[:due]
