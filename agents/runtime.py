@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 async def prepare(settings: Settings, deployments_file: Path | None) -> list[DeploymentSpec]:
     """Create the topics, publish the file's deployments, and return the registry's full set."""
-    declared = load_deployments(deployments_file) if deployments_file else []
+    declared = (
+        [settings.local_spec(spec) for spec in load_deployments(deployments_file)] if deployments_file else []
+    )
     inputs = {topic for spec in declared for topic in spec.input_topics}
     await ensure_topics(settings.broker, tracer_topics(settings, inputs), configs=topic_configs(settings))
     if declared:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from tracer.schemas import DeploymentSpec
+
 __all__ = ["Settings", "Topics"]
 
 
@@ -56,6 +58,19 @@ class Settings:
     """Requests per second each API key may make (``TRACER_API_RATE_LIMIT``; seed 002: 20 req/s)."""
     api_burst: int = 40
     """Requests an API key may make at once before the rate applies (``TRACER_API_BURST``)."""
+
+    def input_topic(self, name: str) -> str:
+        """A deployment's input topic as this Tracer reads it: one of Tracer's own topic names as a
+        deployments file gives it (``tracer.market.snapshots``) is this Tracer's topic, under its
+        prefix; any other name is a topic of the user's, taken as it is."""
+        for field_name, default in Topics().__dict__.items():
+            if name == default:
+                return str(getattr(self.topics, field_name))
+        return name
+
+    def local_spec(self, spec: DeploymentSpec) -> DeploymentSpec:
+        """``spec`` reading this Tracer's topics: each input topic through :meth:`input_topic`."""
+        return spec.model_copy(update={"input_topics": [self.input_topic(t) for t in spec.input_topics]})
 
     def secret(self) -> str:
         """The checkpoint secret: configured, or else generated once into the data folder (mode 0600)."""

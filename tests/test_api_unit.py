@@ -33,7 +33,7 @@ from tracer.agents.api.protection import ApiKeys, RateLimiter
 from tracer.agents.app import make_app
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.scoring import Owned, ScoringService
-from tracer.agents.settings import Settings
+from tracer.agents.settings import Settings, Topics
 from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.profiling import profile_dataset
 from tracer.online_models.live import LiveDeployment
@@ -123,6 +123,17 @@ def test_settings_read_api_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     generated = Settings(data_dir=tmp_path).http_api_keys()
     assert generated == Settings(data_dir=tmp_path).http_api_keys(), "generated once, then kept"
     assert (tmp_path / "api.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_deployment_reading_a_tracer_topic_reads_this_tracers_prefixed_one() -> None:
+    settings = Settings(topics=Topics().with_prefix("run7."), topic_prefix="run7.")
+    spec = DeploymentSpec.model_validate(
+        {"id": "m", "blueprint": "price_movement", "input_topics": ["tracer.market.snapshots", "crm.rows"],
+         "key_field": "symbol", "labels": {"mode": "self"}}
+    )  # fmt: skip
+    assert settings.local_spec(spec).input_topics == ["run7.tracer.market.snapshots", "crm.rows"]
+    assert Settings().local_spec(spec).input_topics == spec.input_topics, "no prefix: names as given"
+    assert settings.input_topic("run7.tracer.labels") == "run7.tracer.labels"
 
 
 @pytest.mark.parametrize(

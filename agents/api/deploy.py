@@ -173,6 +173,7 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
             spec = await asyncio.to_thread(
                 plan_spec, request, deployment_id=deployment_id, default_topic=default_topic, frame=frame
             )
+            spec = settings.local_spec(spec)
             live, report = await asyncio.to_thread(train, spec, frame, created_at=now_ms())
         topics = {topic: settings.partitions for topic in spec.input_topics}
         await _broker(ctx, "create the input topics", ensure_topics(settings.broker, topics))

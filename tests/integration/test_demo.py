@@ -14,9 +14,12 @@ from tests.integration import workers
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def test_the_demo_gives_every_input_a_fate_and_stops_cleanly(worker_env: dict[str, str]) -> None:
-    env = {**worker_env, "TRACER_WEB_PORT": str(workers.free_port())}
-    env.pop("TRACER_TOPIC_PREFIX", None)  # the bundled deployments read the default topic names
+def test_the_demo_gives_every_input_a_fate_and_stops_cleanly(
+    worker_env: dict[str, str], topic_prefix: str
+) -> None:
+    # Under a topic prefix: the bundled market deployment names tracer.market.snapshots, which is
+    # then this Tracer's <prefix>tracer.market.snapshots (it had read the unprefixed one, and predicted nothing).
+    env = {**worker_env, "TRACER_WEB_PORT": str(workers.free_port()), "TRACER_TOPIC_PREFIX": topic_prefix}
     done = subprocess.run(
         [sys.executable, "-m", "tracer.agents.cli", "demo", "--rate", "3000"],
         env=env, capture_output=True, text=True, timeout=300,
