@@ -103,8 +103,14 @@ class LiveDeployment:
         self._shadow_outcomes: dict[str, list[tuple[Captured, float]]] = {name: [] for name in self.shadows}
         self.position = 0
         self.rows_seen = 0
+        self.source_positions: dict[str, int] = {}
+        """'topic:partition' -> the offset after the last source message taken: where a version made now stands."""
         self.dead_lettered: Counter[str] = Counter()
         self.attach_version_shadows()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("source_positions", {})  # pickled before versions recorded where they were made
+        self.__dict__.update(state)
 
     def _deployment(self, params: Mapping[str, Any], mapping: Mapping[str, str]) -> Deployment[Any]:
         return Deployment(
@@ -174,7 +180,10 @@ class LiveDeployment:
         result = BatchResult()
         rows: list[dict[str, Any]] = []
         row_events: list[RoutedEvent] = []
+        last: dict[tuple[str, int], int] = {}
         for event in events:
+            source = event.source
+            last[source.topic, source.partition] = source.offset
             if event.is_label:
                 result.labels += 1
                 self._join_label(event, result)
@@ -186,6 +195,8 @@ class LiveDeployment:
                 rows.append(row)
                 row_events.append(event)
         result.rows = len(events) - result.labels
+        for (topic, partition), offset in last.items():
+            self.source_positions[f"{topic}:{partition}"] = offset + 1
         if rows:
             self._score_rows(rows, row_events, result, now_ms)
         if self.live.watermark_s is not None:
@@ -330,6 +341,7 @@ class LiveDeployment:
             reason = (
                 "background model trained since the warning" if self.background is not None else "fresh model"
             )
+            concept = self.monitor.concept  # the detection that asked for the swap (reset by it)
             self._swap(
                 self.background if self.background is not None else self._fresh_model(),
                 "drift_swap",
@@ -338,6 +350,12 @@ class LiveDeployment:
                 {"action": action.value, "detail": reason},
                 params=dict(self.live.params),
                 pipeline=self.history.live.pipeline,
+                metrics={
+                    "error_rise": concept.statistic,
+                    "threshold": concept.threshold,
+                    "reference_window_events": float(concept.reference_events),
+                    "current_window_events": float(concept.current_events),
+                },
             )
             self.background = None
 
@@ -358,6 +376,7 @@ class LiveDeployment:
         *,
         params: dict[str, Any] | None = None,
         pipeline: str | None = None,
+        metrics: dict[str, float] | None = None,
     ) -> ModelVersion:
         self.history.remember(self.model_version, self.live.model)
         self.live.replace_model(model)
@@ -365,8 +384,8 @@ class LiveDeployment:
             reason,
             created_at=now_ms,
             model=self.live.model,
-            learned_through={},
-            metrics={},
+            learned_through=dict(self.source_positions),
+            metrics=metrics or {},
             evidence=evidence,
             params=params,
             pipeline=pipeline,

@@ -121,7 +121,12 @@ class ModelVersion(OutboundModel):
     reason: VersionReason
     created_at: EpochMillis
     learned_through: dict[str, int] = Field(
-        default_factory=dict, description="'topic:partition' -> the next offset this version has not learned."
+        default_factory=dict,
+        description="'source topic:partition' -> the next offset the stream had not reached when this "
+        "version was made (empty for the first version).",
     )
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="A drift_swap's detection: error_rise, threshold and the two windows' sizes.",
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)

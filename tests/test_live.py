@@ -115,6 +115,7 @@ def test_promotion_copies_the_shadow_and_rollback_restores_the_previous_model() 
 
     promoted = live.promote("rule", now_ms=5)
     assert (promoted.version, promoted.reason, promoted.parent_version) == (2, "promotion", 1)
+    assert promoted.learned_through == {"crm:0": 300}, "where the stream stood: after offset 299 of crm:0"
     assert promoted.params["churnDefinition"] == "no_login_30_days"
     assert promoted.evidence["shadow"] == "rule" and "shadow_metrics" in promoted.evidence
     assert live.live.model is not live.shadows["rule"].model, (
@@ -284,3 +285,16 @@ def test_a_version_record_pickled_before_it_named_its_pipeline_loads_with_none()
     old = ModelVersion.__new__(ModelVersion)
     old.__setstate__(state)
     assert old.pipeline is None and old == record
+
+
+def test_a_live_deployment_pickled_before_it_kept_source_positions_loads_with_none() -> None:
+    live = LiveDeployment(spec(), created_at=0)
+    live.process(events(50), now_ms=0)
+    state = live.__dict__.copy()
+    del state["source_positions"]
+    old = LiveDeployment.__new__(LiveDeployment)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.source_positions == {}
+    restored.process(events(10, start=50), now_ms=0)
+    assert restored.source_positions == {"crm:0": 60}

@@ -246,9 +246,17 @@ def test_retrain_starts_a_background_model_at_the_warning_and_swaps_it_in_on_con
     assert version.created_at == swap.now_ms
     assert [record.reason for record in retrain.live.history.records] == ["deploy", "drift_swap"]
     assert retrain.live.history.live == version
+    assert version.learned_through == {"crm:0": swap.end}, "made after the swap block's last event"
 
-    # The concept alert that confirmed the drift is in the same batch, raised against version 1.
+    # The concept alert that confirmed the drift is in the same batch, raised against version 1,
+    # and its figures are the version's metrics.
     (alert,) = [alert for alert in swap.result.alerts if alert.kind == "concept"]
+    assert version.metrics == {
+        "error_rise": alert.statistic, "threshold": alert.threshold,
+        "reference_window_events": float(alert.reference_window_events),
+        "current_window_events": float(alert.current_window_events),
+    }  # fmt: skip
+    assert version.metrics["error_rise"] > version.metrics["threshold"] > 0
     assert alert.model_version == 1
     assert alert.detector == "adwin"
     assert alert.position == swap.end
