@@ -31,6 +31,11 @@ Contenders, each in its own process except (c):
 (e) one ``tracer worker`` with 25 ``customer_churn`` deployments on one topic (each row fans out to
     all 25), for its peak RSS.
 
+Before (a), before (d) and after (d) of each workload a fixed pure-Python task is timed
+(:func:`machine_speed_ms`): on a shared host the machine itself can slow down mid-run, which the
+guest's steal counter does not show; a Tracer/Quix ratio measured while its speed moved more than
+15% says so next to it.
+
 Then the Tracer worker is profiled with py-spy on the churn backlog (a separate pass, so the
 measured figures above carry no sampling overhead) and the hot spots are printed. Figures are
 printed next to their targets; nothing is asserted.
@@ -59,7 +64,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from common import percentile, print_table, process_memory_mb, verdict
+from common import best_of, percentile, print_table, process_memory_mb, verdict
 
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
 from tracer.agents.topics import ensure_topics
@@ -699,6 +704,24 @@ def _ours(inclusive: Counter[str], top: int) -> list[tuple[str, int]]:
 # == the run =============================================================================================
 
 
+SPEED_DRIFT_WARN = 0.15
+"""A workload's Tracer/Quix ratio is flagged when the machine's speed moved more than this during it."""
+
+
+def machine_speed_ms() -> float:
+    """A fixed pure-Python task's best time of three (ms): run before and after each workload's
+    contenders, it shows when the machine itself slowed down mid-run (a shared host), which the
+    guest's steal counter here does not."""
+
+    def task() -> float:
+        total = 0.0
+        for i in range(200_000):
+            total += (i % 7) * 0.5
+        return total
+
+    return best_of(3, task) * 1000.0
+
+
 def harmonic(first: float, second: float) -> float:
     """``1 / (1/a + 1/b)``: the rate of doing both jobs one after the other in one process."""
     return 1.0 / (1.0 / first + 1.0 / second)
@@ -738,9 +761,11 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
 
     results: dict[str, list[Figures]] = {}
     tracer_rates: dict[str, float] = {}
+    speeds: dict[str, list[float]] = {}
     for load in loads:
         name = load.name
         figures: list[Figures] = []
+        speeds[name] = [machine_speed_ms()]
         tracer, tracer_rates[name] = await tracer_worker(broker, work, load, events)
         figures.append(tracer)
         print(f"  {tracer.contender}: {tracer.events_per_s:,.0f}/s")
@@ -752,6 +777,7 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
         figures.append(relay)
         figures += compute_limits(load, events)
         if with_quix:
+            speeds[name].append(machine_speed_ms())
             quix = await subprocess_contender(
                 broker, work, f"(d) Quix Streams + River, {name}",
                 ["quix", broker, load.topic, f"bench.quix.{name}", name, str(events), str(work / f"quix-{name}")],
@@ -759,7 +785,9 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
             )  # fmt: skip
             figures.append(quix)
         results[name] = figures
-        print(f"  {name} done at {time.perf_counter() - started:.0f} s")
+        speeds[name].append(machine_speed_ms())
+        print(f"  {name} done at {time.perf_counter() - started:.0f} s; machine speed checks "
+              + ", ".join(f"{ms:.1f}" for ms in speeds[name]) + " ms")  # fmt: skip
     many = await tracer_many(broker, work, loads[0])
 
     rows = [f.row() for figures in results.values() for f in figures] + [many.row()]
@@ -782,7 +810,11 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
         peer = by.get("(d) Quix Streams + River")
         if peer is not None:
             ratio = tracer.events_per_s / peer.events_per_s
-            targets.append([f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", f"{ratio:.2f}x",
+            moved = max(speeds[name]) / min(speeds[name]) - 1.0
+            shown = f"{ratio:.2f}x" + (
+                f" (machine speed moved {moved:.0%})" if moved > SPEED_DRIFT_WARN else ""
+            )
+            targets.append([f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", shown,
                             verdict(ratio >= TARGET_VS_QUIX)])  # fmt: skip
         for compute in (per_event, batched):
             bound = harmonic(relay.events_per_s, compute.events_per_s)
