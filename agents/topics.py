@@ -50,8 +50,8 @@ few records each, and each fetch, routed batch and produce request has its fixed
 and in the broker. Measured with a paced churn load of 9,000-9,500 events/s on a 2-core machine
 (dev harness, five pairs of runs): the router's CPU went from 27-31% to 18-24% of a core and the
 broker's from 48-52% to 42-48%; p99 latency from 78, 349, 426, 484 and 593 ms to 58, 83, 100, 105
-and 204 ms (the machine was saturated either way). A lone event waits at most 5 ms more. The scorer keeps answering at the first byte: what the router
-writes arrives in its batches."""
+and 204 ms (the machine was saturated either way). A lone event waits at most 5 ms more. The scorer
+keeps answering at the first byte: what the router writes arrives in its batches."""
 
 
 def tracer_topics(settings: Settings, extra: Iterable[str] = ()) -> dict[str, int]:

@@ -104,7 +104,8 @@ class LiveDeployment:
         self.position = 0
         self.rows_seen = 0
         self.source_positions: dict[str, int] = {}
-        """'topic:partition' -> the offset after the last source message taken: where a version made now stands."""
+        """'topic:partition' -> the offset after the last source message taken: where a version
+        made now stands (its ``learned_through``)."""
         self.dead_lettered: Counter[str] = Counter()
         self.attach_version_shadows()
 

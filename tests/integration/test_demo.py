@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def test_the_demo_gives_every_input_a_fate_and_stops_cleanly(
     worker_env: dict[str, str], topic_prefix: str
 ) -> None:
-    # Under a topic prefix: the bundled market deployment names tracer.market.snapshots, which is
-    # then this Tracer's <prefix>tracer.market.snapshots (it had read the unprefixed one, and predicted nothing).
+    # Under a topic prefix: the bundled market deployment names tracer.market.snapshots, which is then
+    # this Tracer's <prefix>tracer.market.snapshots (it had read the unprefixed one: no predictions).
     env = {**worker_env, "TRACER_WEB_PORT": str(workers.free_port()), "TRACER_TOPIC_PREFIX": topic_prefix}
     done = subprocess.run(
         [sys.executable, "-m", "tracer.agents.cli", "demo", "--rate", "3000"],
