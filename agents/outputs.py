@@ -26,7 +26,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def publish_result(
+def publish_result(
     publisher: Publisher, topics: Topics, metrics: TracerMetrics, live: LiveDeployment, result: BatchResult
 ) -> None:
     """Append every output of ``result`` to ``publisher`` and record the batch in ``metrics``.
@@ -66,7 +66,7 @@ async def publish_result(
     for report in result.reports:
         append(topics.shadow_reports, report.model_dump_json().encode(), key=deployment_key)
         metrics.set_shadow_agreement(spec.id, report.shadow, report.agreement)
-    await publish_versions(publisher, topics, metrics, result.versions)
+    publish_versions(publisher, topics, metrics, result.versions)
     metrics.record_batch(
         spec.id, spec.input_topics[0], consumed=result.rows, predicted=len(result.predictions),
         dead_lettered_by_reason=reasons, latencies_ms=latencies, scores=[p.score for p in result.predictions],
@@ -74,11 +74,11 @@ async def publish_result(
     metrics.record_labels(spec.id, joined=result.labels_joined, expired=result.labels_expired)
 
 
-async def publish_versions(
+def publish_versions(
     publisher: Publisher, topics: Topics, metrics: TracerMetrics, versions: Iterable[ModelVersion]
 ) -> None:
     """Record model versions in the compacted registry topic, keyed ``version/<deployment>/<n>``."""
     for record in versions:
         key = f"version/{record.deployment}/{record.version}".encode()
-        await publisher.add(topics.registry, record.model_dump_json().encode(), key=key)
+        publisher.append(topics.registry, record.model_dump_json().encode(), key=key)
         metrics.set_model_version(record.deployment, record.version)

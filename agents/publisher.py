@@ -85,21 +85,6 @@ class Publisher:
             hashed = hashes[key] = murmur2(key) & 0x7FFFFFFF
         return hashed % self._partitions[topic]
 
-    async def add(
-        self,
-        topic: str,
-        value: bytes,
-        *,
-        key: bytes | None = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: list[Header] | None = None,
-    ) -> None:
-        """:meth:`append`, fetching the partition count of ``topic`` first if it is not known yet."""
-        if partition is None and topic not in self._partitions:
-            await self.partitions(topic)
-        self.append(topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers)
-
     def append(
         self,
         topic: str,
@@ -111,7 +96,7 @@ class Publisher:
         headers: list[Header] | None = None,
     ) -> None:
         """Append one record; ``partition`` defaults to the key's, or round robin for a record without
-        a key, and then ``topic`` must be prepared (see :meth:`prepare`; :meth:`add` does it)."""
+        a key, and then ``topic`` must be prepared (:meth:`prepare`)."""
         if partition is None:
             count = self._partitions.get(topic)
             if count is None:

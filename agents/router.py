@@ -59,6 +59,9 @@ class Router:
         then commits, leaves the group and joins again with every topic. (Changing a running
         aiokafka consumer's subscription stopped its fetcher: aio-libs/aiokafka#796.)
         """
+        await self.publisher.prepare(
+            [self.settings.topics.dlq]
+        )  # a keyed dead letter goes where its key does
         while not should_stop():
             await self._consume(self.routes.topics, should_stop)
 
@@ -116,6 +119,6 @@ class Router:
         letter = dead_letter(reason, error, raw=message.value, key=message.key,
                              topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
         self.on_unrouted(tp.topic, reason)
-        await self.publisher.add(
+        self.publisher.append(
             self.settings.topics.dlq, letter, key=message.key, partition=None if message.key else tp.partition
         )

@@ -321,7 +321,7 @@ class ScoringService(Service):
             raw=message.value, key=None, topic=topic, partition=int(partition), offset=int(offset),
             deployment=deployment,
         )  # fmt: skip
-        await self._publisher().add(self.settings.topics.dlq, letter, key=deployment.encode())
+        self._publisher().append(self.settings.topics.dlq, letter, key=deployment.encode())
 
     async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
         """Score events block by block; a block's outcomes are learned when the next block starts or
@@ -380,7 +380,7 @@ class ScoringService(Service):
 
     async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
         """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
-        await publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
+        publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
 
     def _publisher(self) -> Publisher:
         if self.publisher is None:
@@ -453,7 +453,7 @@ class ScoringService(Service):
                     self.metrics.record_model_error(deployment, "checkpoint_refused")
             if owned is None:
                 owned = Owned(LiveDeployment(self.specs[deployment]))
-                await publish_versions(
+                publish_versions(
                     self._publisher(), self.settings.topics, self.metrics, owned.live.history.records
                 )
             owned.checkpointed_at = time.monotonic()

@@ -101,12 +101,13 @@ class _SlowProducer(_Metadata):
         return ack
 
 
-def test_append_needs_a_prepared_topic_for_a_partition_of_its_own_and_add_prepares_it() -> None:
+def test_append_needs_a_prepared_topic_to_place_a_record_itself() -> None:
     publisher = Publisher(_SlowProducer(3))  # type: ignore[arg-type]
     publisher.append("t", b"placed", partition=1)  # a given partition needs no metadata
     with pytest.raises(KeyError, match="'u' is not prepared"):
         publisher.append("u", b"keyed", key=b"k")
-    asyncio.run(publisher.add("u", b"keyed", key=b"k"))
+    asyncio.run(publisher.prepare(["u"]))
+    publisher.append("u", b"keyed", key=b"k")
     publisher.append("u", b"keyed again", key=b"k")
     slot = ("u", publisher.partition_of("u", b"k"))
     assert publisher._builders[slot].values == [b"keyed", b"keyed again"]  # type: ignore[attr-defined]
@@ -132,7 +133,7 @@ def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> N
         publisher = Publisher(producer)  # type: ignore[arg-type]
         for poll in range(4):  # nothing is ever acknowledged, and yet every flush returns
             for i in range(5):  # 5 records, 3 per batch: a full batch is queued as it fills
-                await publisher.add("t", f"{poll}.{i}".encode(), partition=0)
+                publisher.append("t", f"{poll}.{i}".encode(), partition=0)
             await asyncio.wait_for(publisher.flush(), 1.0)
         waited = await _drain_acking(publisher, producer)
         return producer.handed, waited
@@ -147,7 +148,7 @@ def test_flush_hands_batches_over_in_build_order_without_waiting_for_acks() -> N
 def test_a_failed_hand_over_raises_in_the_publishing_loop() -> None:
     async def run() -> None:
         publisher = Publisher(_SlowProducer(partitions=2, fail_on=b"bad"))  # type: ignore[arg-type]
-        await publisher.add("t", b"bad", partition=1)
+        publisher.append("t", b"bad", partition=1)
         await publisher.flush()
         await publisher.drain()
 
@@ -160,9 +161,9 @@ def test_send_after_waits_for_earlier_acks_off_the_loop_and_keeps_its_order() ->
         producer = _SlowProducer(partitions=2, capacity=2)
         publisher = Publisher(producer)  # type: ignore[arg-type]
         for i in range(3):
-            await publisher.add("t", f"a{i}".encode(), partition=i % 2)
+            publisher.append("t", f"a{i}".encode(), partition=i % 2)
         await asyncio.wait_for(publisher.send_after("ckpt", b"first", key=b"d"), 1.0)  # returns at once
-        await publisher.add("t", b"b0", partition=0)
+        publisher.append("t", b"b0", partition=0)
         await asyncio.wait_for(publisher.send_after("ckpt", b"second", key=b"d"), 1.0)
         await asyncio.sleep(0.01)
         early = list(producer.sent)
