@@ -33,7 +33,8 @@ Recovery, when a routed partition is assigned (start, restart after ``kill -9``,
 2. seek the partition to the smallest stored offset among its deployments. A batch polled while
    this ran may hold records the consumer fetched from the committed offset before the seek (a
    commit can run ahead of a checkpoint still waiting for its acks): unless it starts at the
-   sought offset, it is dropped, and the consumer reads from the sought offset next;
+   sought offset, it is dropped and the partition sought again, so the consumer reads from the
+   sought offset next (or, if retention has deleted that offset, from the log's start);
 3. replay: events below a deployment's own stored offset are skipped, the rest are processed as
    usual; copies the router wrote twice are dropped by their source offset.
 
@@ -234,7 +235,7 @@ class ScoringService(Service):
                 batch = await consumer.getmany(timeout_ms=100, max_records=500)
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
                     if self.rebalances != rebalances:
-                        batch = self._fetched_since_seek(batch)
+                        batch = self._fetched_since_seek(batch, consumer)
                     for tp, messages in batch.items():
                         await self._score_partition(tp, messages)
                     await self._publisher().flush()
@@ -253,15 +254,23 @@ class ScoringService(Service):
             await consumer.stop()
             self._scorer_done.set()
 
-    def _fetched_since_seek(self, batch: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+    def _fetched_since_seek(
+        self, batch: dict[TopicPartition, list[Any]], consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, list[Any]]:
         """A batch polled while a rebalance ran, without what the consumer fetched before the rebalance
         sought its partition to the restored checkpoint: fetched from the committed offset meanwhile,
-        it would skip what lies between. The consumer reads from the sought offset next."""
-        return {
-            tp: messages
-            for tp, messages in batch.items()
-            if self.sought.get(tp, messages[0].offset) == messages[0].offset
-        }
+        it would skip what lies between. A partition dropped here is sought again, so the consumer
+        reads from the sought offset next, or, if retention has deleted it, from the log's start
+        (``auto_offset_reset``): its next batch is never dropped, since only the first batch after a
+        rebalance is checked."""
+        kept = {}
+        for tp, messages in batch.items():
+            sought = self.sought.get(tp, messages[0].offset)
+            if sought == messages[0].offset:
+                kept[tp] = messages
+            else:
+                consumer.seek(tp, sought)
+        return kept
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """Consumer lag of each owned routed partition: the messages not yet scored."""

@@ -59,16 +59,28 @@ def test_a_clean_stop_waits_for_both_loops(tmp_path: Path, caplog: pytest.LogCap
 
 def test_a_batch_polled_across_a_rebalance_keeps_only_what_was_fetched_from_the_seek(tmp_path: Path) -> None:
     """Recovery step 2: the consumer fetched from the committed offset (ahead of the last checkpoint
-    to reach the broker) while the assignment read the checkpoints; scoring that would skip the gap."""
+    to reach the broker) while the assignment read the checkpoints; scoring that would skip the gap.
+    The dropped partition is sought again, so nothing is lost even when its first batch was not
+    stale at all (retention had deleted the sought offset, and the log now starts after it)."""
     from aiokafka import TopicPartition
 
     class _Message:
         def __init__(self, offset: int) -> None:
             self.offset = offset
 
+    class _Consumer:
+        def __init__(self) -> None:
+            self.seeks: list[tuple[TopicPartition, int]] = []
+
+        def seek(self, tp: TopicPartition, offset: int) -> None:
+            self.seeks.append((tp, offset))
+
     service = _service(tmp_path)
     stale, fresh, unsought = (TopicPartition("routed", p) for p in range(3))
     service.sought = {stale: 8102, fresh: 5250}
     batch = {stale: [_Message(o) for o in range(10954, 10960)], fresh: [_Message(o) for o in range(5250, 5256)],
              unsought: [_Message(7)]}  # fmt: skip
-    assert service._fetched_since_seek(batch) == {fresh: batch[fresh], unsought: batch[unsought]}
+    consumer = _Consumer()
+    kept = service._fetched_since_seek(batch, consumer)  # type: ignore[arg-type]
+    assert kept == {fresh: batch[fresh], unsought: batch[unsought]}
+    assert consumer.seeks == [(stale, 8102)], "the dropped partition is read again from the sought offset"
