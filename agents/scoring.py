@@ -9,38 +9,8 @@ It runs inside the Faust worker as a mode ``Service`` and drives aiokafka's batc
   deployments' models. For each batch it hands each deployment its events, in log order, to
   :class:`~tracer.online_models.live.LiveDeployment` and publishes what comes back.
 
-Checkpoint protocol (every ``checkpoint_every_events`` events or ``checkpoint_every_seconds``,
-whichever comes first, and on a clean revoke or stop), for one deployment:
-
-1. finish the batch: its predictions, dead letters, alerts and reports are queued for sending
-   (an open learning block is kept as it is: its unlearned outcomes are part of the state);
-2. seal the deployment (models, feature state, captured features, drift state, versions, the
-   routed offset it has learned through and its source marks) with HMAC under the configured secret;
-3. write the sealed bytes to the compacted ``tracer.checkpoints`` topic, keyed by deployment, only
-   once every output queued before them is acknowledged (:meth:`Publisher.send_after`: the loop
-   goes on scoring meanwhile, and the checkpoints of a deployment reach the broker in order);
-   a revoke and the stop wait for these acknowledgements too;
-4. commit the routed offset to the consumer group (for lag; recovery does not depend on it).
-
-A crash between steps 2 and 3 loses only the new checkpoint: recovery starts from the previous
-one, whose outputs are all on the broker.
-
-Recovery, when a routed partition is assigned (start, restart after ``kill -9``, or rebalance):
-
-1. read ``tracer.checkpoints`` to its end; for each deployment of the partition take its latest
-   checkpoint, verify the signature (a failed one is refused loudly and the deployment starts fresh
-   from the beginning of its routed log: untrusted bytes are never unpickled);
-2. seek the partition to the smallest stored offset among its deployments. A batch polled while
-   this ran may hold records the consumer fetched from the committed offset before the seek (a
-   commit can run ahead of a checkpoint still waiting for its acks): unless it starts at the
-   sought offset, it is dropped and the partition sought again, so the consumer reads from the
-   sought offset next (or, if retention has deleted that offset, from the log's start);
-3. replay: events below a deployment's own stored offset are skipped, the rest are processed as
-   usual; copies the router wrote twice are dropped by their source offset.
-
-The model is a deterministic function of its routed log, so it ends exactly where an
-uninterrupted run ends. Outputs between the last checkpoint and a crash are published again on
-replay: predictions are at least once, the model state is exactly as if nothing happened.
+Checkpoints and recovery across restarts and rebalances follow the protocol written down in
+:mod:`tracer.agents.recovery`.
 """
 
 from __future__ import annotations
@@ -51,10 +21,9 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from mode import Service
 from mode.utils.logging import cry
 
@@ -62,6 +31,7 @@ from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.outputs import now_ms, publish_result, publish_versions
 from tracer.agents.publisher import Publisher
+from tracer.agents.recovery import Owned, RebalanceListener
 from tracer.agents.router_process import RouterProcess
 from tracer.agents.routing import (
     HEADER_KIND,
@@ -69,7 +39,6 @@ from tracer.agents.routing import (
     KIND_LABEL,
     KIND_TICK,
     RouteTable,
-    SourceMark,
     routed_partition,
 )
 from tracer.agents.settings import Settings
@@ -79,6 +48,8 @@ from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, 
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode
 
+# Owned lives in tracer.agents.recovery. It is exported here too: checkpoints sealed before it
+# moved name it by this module, and unpickling looks it up here.
 __all__ = ["Owned", "ScoringService"]
 
 log = logging.getLogger(__name__)
@@ -90,24 +61,6 @@ LOOPS_STOP_S = 30.0
 """How long a stop waits for the router and scorer to finish their batch (a few ms when healthy)."""
 BLOCK_IDLE_S = 0.5
 """An open block that gets no event for this long, once caught up, is closed by a tick in the log."""
-
-
-@dataclass
-class Owned:
-    """A deployment this worker owns: its live state and where it stands in its routed log."""
-
-    live: LiveDeployment
-    next_offset: int = 0
-    marks: SourceMark = field(default_factory=SourceMark)
-    accepted: int = 0
-    """Events accepted from the routed log (re-routed copies excluded): what blocks count."""
-    block: int | None = None
-    """The open learning block (accepted // BLOCK_EVENTS), or None when all is learned."""
-    tick_pending: bool = False
-    """A tick was written to close the open block and has not been read back yet."""
-    touched_at: float = field(default_factory=time.monotonic)
-    events_since_checkpoint: int = 0
-    checkpointed_at: float = field(default_factory=time.monotonic)
 
 
 class ScoringService(Service):
@@ -227,13 +180,13 @@ class ScoringService(Service):
     async def _scorer(self) -> None:
         consumer = batch_consumer(self.settings, "scorer")
         await consumer.start()
-        consumer.subscribe([self.routed_topic], listener=_Rebalance(self, consumer))
+        consumer.subscribe([self.routed_topic], listener=RebalanceListener(self, consumer))
         lag_measured_at = 0.0
         try:
             while not self.should_stop:
                 rebalances = self.rebalances
                 batch = await consumer.getmany(timeout_ms=100, max_records=500)
-                async with self.batch_lock:  # a rebalance waits for the batch in hand (see _Rebalance)
+                async with self.batch_lock:  # a rebalance waits for the batch in hand (see RebalanceListener)
                     if self.rebalances != rebalances:
                         batch = self._fetched_since_seek(batch, consumer)
                     for tp, messages in batch.items():
@@ -248,8 +201,8 @@ class ScoringService(Service):
                     await self._measure_lag(consumer)
             async with self.batch_lock:
                 for deployment in list(self.owned):  # a clean stop: the next owner starts exactly here
-                    await self._checkpoint(deployment)
-                await self._publisher().drain()
+                    await self.checkpoint(deployment)
+                await self.drain()
         finally:
             await consumer.stop()
             self._scorer_done.set()
@@ -391,6 +344,10 @@ class ScoringService(Service):
         """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
         publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
 
+    async def drain(self) -> None:
+        """Wait until every output and checkpoint handed to the publisher is acknowledged."""
+        await self._publisher().drain()
+
     def _publisher(self) -> Publisher:
         if self.publisher is None:
             raise RuntimeError("the scoring service is not started")
@@ -409,7 +366,7 @@ class ScoringService(Service):
             ):
                 due.append(deployment)
         for deployment in due:
-            await self._checkpoint(deployment)
+            await self.checkpoint(deployment)
         if due:
             offsets = {}
             for tp in consumer.assignment():
@@ -423,7 +380,7 @@ class ScoringService(Service):
             return offsets
         return {}
 
-    async def _checkpoint(self, deployment: str) -> None:
+    async def checkpoint(self, deployment: str) -> None:
         """Steps 1-3 of the protocol. The loop waits for no acknowledgement here: the publisher
         sends the sealed bytes once the outputs before them are acknowledged (step 1), and a
         revoke or the stop drains it."""
@@ -471,42 +428,3 @@ class ScoringService(Service):
             offsets[deployment] = owned.next_offset
             self.metrics.set_model_version(deployment, owned.live.model_version)
         return offsets
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Checkpoint and release deployments on revoke; restore and seek on assign."""
-
-    def __init__(self, service: ScoringService, consumer: AIOKafkaConsumer) -> None:
-        self.service = service
-        self.consumer = consumer
-
-    def _deployments(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, list[str]]:
-        count = self.service.settings.partitions
-        return {
-            tp: [d for d in self.service.specs if routed_partition(d, count) == tp.partition]
-            for tp in partitions
-        }
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self.service.batch_lock:
-            try:
-                for deployments in self._deployments(revoked).values():
-                    for deployment in deployments:
-                        await self.service._checkpoint(deployment)
-                        self.service.owned.pop(deployment, None)
-                await self.service._publisher().drain()  # the next owner reads these checkpoints
-            finally:
-                self.service.rebalances += 1
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        async with self.service.batch_lock:
-            try:
-                self.service.sought = {}
-                for tp, deployments in self._deployments(assigned).items():
-                    if not deployments:
-                        continue
-                    offsets = await self.service.restore(deployments)
-                    self.service.sought[tp] = min(offsets.values())
-                    self.consumer.seek(tp, self.service.sought[tp])
-            finally:  # counted once the seek is done: a batch polled across it is checked
-                self.service.rebalances += 1

@@ -630,7 +630,7 @@ FOCUS = (
     ("BaseModel.model_dump ", "  pydantic model_dump of outputs"),
     ("ScoringService._publish ", "  _publish (JSON encode, producer.send, metrics)"),
     ("TracerMetrics.record_batch ", "    TracerMetrics.record_batch"),
-    ("ScoringService._checkpoint ", "scorer: checkpoints (pickle, HMAC, send, ack)"),
+    ("ScoringService.checkpoint ", "scorer: checkpoints (pickle, HMAC, send, ack)"),
     ("AIOKafkaConsumer.getmany ", "aiokafka getmany (fetch, unpack records)"),
 )
 """Call sites whose total time the profile reports, by the start of py-spy's frame text (``|``: or)."""

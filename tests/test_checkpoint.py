@@ -70,3 +70,23 @@ def test_garbage_and_short_secrets_are_refused() -> None:
 
 def test_header_can_be_read_without_the_secret() -> None:
     assert peek_header(seal(Boom()))["offsets"] == {"in:0": 42}
+
+
+def test_a_state_pickled_when_owned_lived_in_the_scoring_module_still_loads() -> None:
+    """``Owned`` moved from ``tracer.agents.scoring`` to ``tracer.agents.recovery``; the checkpoints
+    already on the broker name the old module, and must still restore."""
+    from tracer.agents.recovery import Owned
+    from tracer.online_models.live import LiveDeployment
+    from tracer.schemas import DeploymentSpec
+
+    spec = DeploymentSpec.model_validate(
+        {"id": "churn", "blueprint": "customer_churn", "input_topics": ["in"], "key_field": "customer_id"}
+    )
+    owned = Owned(LiveDeployment(spec), next_offset=17, accepted=5)
+    old = pickle.dumps(owned, protocol=2).replace(
+        b"ctracer.agents.recovery\nOwned\n", b"ctracer.agents.scoring\nOwned\n"
+    )
+    assert b"tracer.agents.scoring" in old and b"tracer.agents.recovery" not in old
+    restored = pickle.loads(old)
+    assert isinstance(restored, Owned)
+    assert (restored.next_offset, restored.accepted, restored.live.spec.id) == (17, 5, "churn")
