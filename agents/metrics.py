@@ -26,14 +26,11 @@ tracer_events_dead_lettered_total{deployment="churn",reason="not_json",topic="cr
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import math
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, cast
+from typing import Final, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -43,8 +40,8 @@ from prometheus_client import (
     Info,
     generate_latest,
 )
-from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
+
+from tracer.agents.metric_collectors import BatchHistogram, CheckpointAgeCollector, HistogramChild
 
 __all__ = [
     "LATENCY_BUCKETS_MS",
@@ -73,133 +70,6 @@ METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
 
 _SCORING_ERROR: Final = "scoring_error"  # tracer.schemas.ReasonCode.SCORING_ERROR
 _UNKNOWN_VERSION: Final = "unknown"
-_go_float = cast(Callable[[float], str], floatToGoString)  # the `le` spelling prometheus_client uses
-
-
-class _HistogramChild:
-    """One label set of a :class:`_BatchHistogram`: per-bucket counts and a sum, updated per batch."""
-
-    __slots__ = ("_bounds", "_counts", "_lock", "_sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self._bounds = bounds
-        self._counts = [0] * len(bounds)
-        self._sum = 0.0
-        self._lock = threading.Lock()
-
-    def observe_many(self, values: Sequence[float]) -> None:
-        """Add a batch of observations; NaN and infinities are dropped so the sum stays finite."""
-        if not values:
-            return
-        total = sum(values)
-        if not math.isfinite(total):
-            values = [value for value in values if math.isfinite(value)]
-            total = sum(values)
-        bounds = self._bounds
-        increments = [0] * len(bounds)
-        for value in values:
-            increments[bisect.bisect_left(bounds, value)] += 1
-        with self._lock:
-            counts = self._counts
-            for index, increment in enumerate(increments):
-                if increment:
-                    counts[index] += increment
-            self._sum += total
-
-    def snapshot(self) -> tuple[list[int], float]:
-        """Return the non-cumulative bucket counts and the sum, read together."""
-        with self._lock:
-            return list(self._counts), self._sum
-
-
-class _BatchHistogram:
-    """A histogram collector whose children take a whole batch of observations at once."""
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        buckets: Sequence[float],
-        registry: CollectorRegistry,
-    ) -> None:
-        if list(buckets) != sorted(buckets) or not all(math.isfinite(bound) for bound in buckets):
-            raise ValueError(f"histogram {name}: buckets must be finite and ascending, got {buckets!r}")
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = tuple(labelnames)
-        self._bounds = (*(float(bound) for bound in buckets), math.inf)
-        self._le = [_go_float(bound) for bound in self._bounds]
-        self._children: dict[tuple[str, ...], _HistogramChild] = {}
-        self._lock = threading.Lock()
-        registry.register(self)
-
-    def labels(self, *labelvalues: str) -> _HistogramChild:
-        """Return the child for these label values (in ``labelnames`` order), creating it once."""
-        child = self._children.get(labelvalues)
-        if child is None:
-            if len(labelvalues) != len(self._labelnames):
-                raise ValueError(
-                    f"histogram {self._name}: expected labels {self._labelnames}, got {labelvalues}"
-                )
-            with self._lock:
-                child = self._children.setdefault(labelvalues, _HistogramChild(self._bounds))
-        return child
-
-    def describe(self) -> Iterable[Metric]:
-        """Name the series this collector produces, so the registry can refuse duplicates."""
-        return [HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)]
-
-    def collect(self) -> Iterable[Metric]:
-        """Yield the histogram with cumulative buckets, as Prometheus expects."""
-        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
-        with self._lock:
-            children = list(self._children.items())
-        for labelvalues, child in children:
-            counts, total = child.snapshot()
-            cumulative = 0
-            buckets: list[tuple[str, float]] = []
-            for le, count in zip(self._le, counts, strict=True):
-                cumulative += count
-                buckets.append((le, cumulative))
-            family.add_metric(list(labelvalues), buckets, total)
-        return [family]
-
-
-class _CheckpointAgeCollector:
-    """Reports ``tracer_checkpoint_age_seconds`` at scrape time, so the age grows between checkpoints."""
-
-    name: Final = "tracer_checkpoint_age_seconds"
-    documentation: Final = "Seconds since the deployment last wrote a checkpoint (or started, if it has not)."
-
-    def __init__(self, clock: Callable[[], float], registry: CollectorRegistry) -> None:
-        self._clock = clock
-        self._last_checkpoint: dict[str, float] = {}
-        registry.register(self)
-
-    def start(self, deployment: str) -> None:
-        """Start the clock for a deployment that has not checkpointed yet."""
-        self._last_checkpoint.setdefault(deployment, self._clock())
-
-    def written(self, deployment: str) -> None:
-        """Reset the age of a deployment to zero."""
-        self._last_checkpoint[deployment] = self._clock()
-
-    def forget(self, deployment: str) -> None:
-        """Stop reporting a deployment."""
-        self._last_checkpoint.pop(deployment, None)
-
-    def describe(self) -> Iterable[Metric]:
-        """Name the series this collector produces."""
-        return [GaugeMetricFamily(self.name, self.documentation, labels=["deployment"])]
-
-    def collect(self) -> Iterator[Metric]:
-        """Yield the age of every known deployment's last checkpoint."""
-        now = self._clock()
-        family = GaugeMetricFamily(self.name, self.documentation, labels=["deployment"])
-        for deployment, written_at in list(self._last_checkpoint.items()):
-            family.add_metric([deployment], max(0.0, now - written_at))
-        yield family
 
 
 @dataclass(slots=True)
@@ -219,8 +89,8 @@ class _ModelChildren:
     requests_rejected: Counter
     requests_error: Counter
     feature_extractions: Counter
-    latency_ms: _HistogramChild
-    scores: _HistogramChild
+    latency_ms: HistogramChild
+    scores: HistogramChild
 
 
 class TracerMetrics:
@@ -251,14 +121,14 @@ class TracerMetrics:
             *dv,
             "status",
         )
-        self.predict_latency_ms = _BatchHistogram(
+        self.predict_latency_ms = BatchHistogram(
             "ml_predict_latency_ms",
             "Source timestamp to published prediction, in ms (stream predictions only).",
             dv,
             LATENCY_BUCKETS_MS,
             r,
         )
-        self.http_predict_latency_ms = _BatchHistogram(
+        self.http_predict_latency_ms = BatchHistogram(
             "ml_http_predict_latency_ms",
             "Request received to answer, in ms, of HTTP predictions: another clock than the stream's, "
             "so kept apart from ml_predict_latency_ms and its SLO.",
@@ -272,7 +142,7 @@ class TracerMetrics:
         self.feature_extractions = counter(
             "ml_feature_extractions", "Records turned into features.", "deployment"
         )
-        self.prediction_score = _BatchHistogram(
+        self.prediction_score = BatchHistogram(
             "ml_prediction_score", "Predicted probabilities of the live model (0-1).", dv, SCORE_BUCKETS, r
         )
         self.model_errors = counter(
@@ -315,7 +185,7 @@ class TracerMetrics:
         )
         self.checkpoints_written = counter("tracer_checkpoints_written", "Checkpoints written.", "deployment")
         self.model_version = gauge("tracer_model_version", "The live model version number.", "deployment")
-        self._checkpoint_age = _CheckpointAgeCollector(clock, r)
+        self._checkpoint_age = CheckpointAgeCollector(clock, r)
 
         self._versions: dict[str, str] = {}
         self._streams: dict[tuple[str, str], _StreamChildren] = {}
