@@ -8,8 +8,9 @@ jars and the ``bench`` extra for Quix Streams)::
 One local Kafka 4.1.1 broker (``LocalKafka``, a free port, its own data folder in a temporary
 directory) serves every contender, and every contender reads the same events: ``--events`` customer
 rows from ``CustomerChurn.sample`` (with inline ``churned`` labels) and as many market snapshots from
-``PriceMovement.sample``. The load is written by a separate process (``tracer produce``), before a
-contender starts (the backlog, for the maximum rate) or paced while it runs (for latency). Before
+``PriceMovement.sample``. The load is written by processes of its own: ``tracer produce`` before a
+contender starts (the backlog, for the maximum rate), and kcat fed on time while it runs (the paced
+load, for latency: :mod:`paced_load` says why; without kcat, ``tracer produce --rate``). Before
 anything is measured, one whole Tracer run on a copy of the churn topic warms the fresh broker up
 (:func:`warm_up`), so no contender is measured during the broker's first minute.
 
@@ -65,6 +66,7 @@ import pandas as pd
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from common import best_of, percentile, print_table, process_memory_mb, verdict
+from paced_load import paced_load
 
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
 from tracer.agents.topics import ensure_topics
@@ -240,15 +242,18 @@ def tracer_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracer.agents.cli"]
 
 
-def produce(
-    broker: str, file: Path, topic: str, key: str, log: Path, rate: float | None = None
-) -> subprocess.Popen[bytes]:
-    """``tracer produce`` in its own process: the load never shares a process with a contender."""
+def produce_command(broker: str, file: Path, topic: str, key: str, rate: float | None = None) -> list[str]:
+    """The ``tracer produce`` command line that sends ``file`` to ``topic`` (paced at ``rate`` if given)."""
     command = [*tracer_cli(), "produce", str(file), "--topic", topic, "--key", key, "--broker", broker]
-    if rate:
-        command += ["--rate", f"{rate:.0f}"]
+    return [*command, "--rate", f"{rate:.0f}"] if rate else command
+
+
+def produce(broker: str, file: Path, topic: str, key: str, log: Path) -> subprocess.Popen[bytes]:
+    """``tracer produce`` in its own process: the load never shares a process with a contender."""
     with log.open("ab") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            produce_command(broker, file, topic, key), stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
@@ -341,7 +346,8 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
         paced_rows = min(load.paced_rows, int(rate * LATENCY_SECONDS))
         paced_file = work / f"{load.name}.paced.{paced_rows}.jsonl"
         paced_file.write_bytes(b"".join(load.paced.read_bytes().splitlines(keepends=True)[:paced_rows]))
-        producer = produce(broker, paced_file, load.topic, load.key, work / "produce.log", rate=rate)
+        fallback = produce_command(broker, paced_file, load.topic, load.key, rate)
+        producer = paced_load(broker, paced_file, load.topic, load.key, work / "produce.log", rate, fallback)
         done = await wait_for_total(broker, [worker.predictions, worker.dlq], events + paced_rows,
                                     worker.process, f"{figures.contender} at half rate")  # fmt: skip
         producer.wait(timeout=PHASE_TIMEOUT_S)
@@ -355,7 +361,9 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
                 source_ms = value["ts"] - value["latency_ms"]
                 latencies.append(float(record.timestamp - source_ms))
             figures.p50_ms, figures.p99_ms = percentile(latencies, 50), percentile(latencies, 99)
-            figures.note += f"; latency at {rate:,.0f}/s over {len(latencies):,} events"
+            figures.note += (
+                f"; latency at {rate:,.0f}/s over {len(latencies):,} events, paced by {producer.tool}"
+            )
         figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
         return figures, max_rate
     finally:
