@@ -1,4 +1,5 @@
-"""Helpers the benchmark scripts share: timing, tables, verdicts, ports and process memory.
+"""Helpers the benchmark scripts share: timing, tables, verdicts, ports, process memory, and the
+figures of one contender.
 
 The scripts import it as ``common`` (``python bench/quality.py`` puts ``bench/`` on the path).
 Benchmarks print measured figures next to their targets; they never assert.
@@ -9,15 +10,44 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "Figures",
     "best_of",
     "percentile",
     "print_table",
     "process_memory_mb",
     "verdict",
 ]
+
+
+@dataclass
+class Figures:
+    """One contender's measured figures (NaN where not measured)."""
+
+    contender: str
+    events: int = 0
+    events_per_s: float = math.nan
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    rss_mb: float = math.nan
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def row(self) -> list[Any]:
+        """The printed cells."""
+        return [
+            self.contender,
+            self.events,
+            self.events_per_s,
+            self.p50_ms,
+            self.p99_ms,
+            self.rss_mb,
+            self.note,
+        ]
 
 
 def best_of(runs: int, work: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:

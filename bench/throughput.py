@@ -40,6 +40,12 @@ guest's steal counter does not show; a Tracer/Quix ratio measured while its spee
 Then the Tracer worker is profiled with py-spy on the churn backlog (a separate pass, so the
 measured figures above carry no sampling overhead) and the hot spots are printed. Figures are
 printed next to their targets; nothing is asserted.
+
+This bench is split over modules in ``bench/``, imported by name like :mod:`common`: :mod:`kafka_io`
+(offsets, reads and waits on the broker; ``tracer produce`` and a ``tracer worker`` in their own
+processes), :mod:`paced_load` (the paced load), :mod:`peers` ((b) and (d), the roles of ``python
+bench/peers.py``), :mod:`worker_profile` (the py-spy pass and its tables), and this script (the
+workloads, (a), (c), (e), the run and its tables).
 """
 
 from __future__ import annotations
@@ -51,22 +57,31 @@ import logging
 import math
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from common import best_of, percentile, print_table, process_memory_mb, verdict
+from common import Figures, best_of, percentile, print_table, process_memory_mb, verdict
+from kafka_io import (
+    PARTITIONS,
+    PHASE_TIMEOUT_S,
+    end_offsets,
+    log_tail,
+    produce,
+    produce_command,
+    read_range,
+    start_worker,
+    stop_process,
+    wait_for_total,
+)
 from paced_load import paced_load
+from peers import subprocess_contender
+from worker_profile import profile_worker
 
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
 from tracer.agents.topics import ensure_topics
@@ -78,19 +93,13 @@ from tracer.online_models.batch import Source
 from tracer.online_models.live import LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec
 
-PARTITIONS = 4
 LATENCY_SECONDS = 10.0
 """How long the paced (half-rate) load runs for the latency figures."""
 MULTI_DEPLOYMENTS = 25
-PHASE_TIMEOUT_S = 240.0
-STALL_S = 20.0
-"""A phase whose output stops growing for this long, short of its target, is reported and ended."""
 TARGET_VS_QUIX = 1.5
 TARGET_VS_LIMITS = 0.8
 TARGET_P99_MS = 50.0
 TARGET_RSS_MB = 300.0
-RSS_MARK = "peak-rss-mb="
-"""A role process prints its own VmHWM after this mark when it ends."""
 
 
 @dataclass(frozen=True)
@@ -105,32 +114,6 @@ class Workload:
     backlog: Path
     paced: Path
     paced_rows: int
-
-
-@dataclass
-class Figures:
-    """One contender's measured figures (NaN where not measured)."""
-
-    contender: str
-    events: int = 0
-    events_per_s: float = math.nan
-    p50_ms: float = math.nan
-    p99_ms: float = math.nan
-    rss_mb: float = math.nan
-    note: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
-
-    def row(self) -> list[Any]:
-        """The printed cells."""
-        return [
-            self.contender,
-            self.events,
-            self.events_per_s,
-            self.p50_ms,
-            self.p99_ms,
-            self.rss_mb,
-            self.note,
-        ]
 
 
 # == data ================================================================================================
@@ -161,159 +144,7 @@ def prepare_data(work: Path, events: int) -> list[Workload]:
     return workloads
 
 
-# == Kafka helpers =======================================================================================
-
-
-async def end_offsets(broker: str, topic: str) -> dict[int, int]:
-    """Each partition's end offset (empty while the topic doesn't exist)."""
-    # Subscribed without a group, a consumer is assigned every partition on start: the reliable way to
-    # learn them (aiokafka's partitions_for_topic is None for a topic it wasn't asked about).
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
-                                metadata_max_age_ms=1000)  # fmt: skip
-    try:
-        await consumer.start()
-        partitions = sorted(consumer.assignment())
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def read_range(broker: str, topic: str, starts: dict[int, int], ends: dict[int, int]) -> list[Any]:
-    """Every record of ``topic`` from ``starts`` (per partition; 0 if absent) up to ``ends``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=broker, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        wanted = {TopicPartition(topic, p): end for p, end in ends.items() if end > starts.get(p, 0)}
-        if not wanted:
-            return records
-        consumer.assign(list(wanted))
-        for tp in wanted:
-            consumer.seek(tp, starts.get(tp.partition, 0))
-        remaining = dict(wanted)
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            for tp, messages in batch.items():
-                end = wanted[tp]
-                records.extend(m for m in messages if m.offset < end)
-                if messages and messages[-1].offset >= end - 1:
-                    remaining.pop(tp, None)
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def wait_for_total(
-    broker: str, topics: Sequence[str], target: int, process: subprocess.Popen[bytes] | None, what: str
-) -> bool:
-    """Poll until the end offsets of ``topics`` add up to ``target``.
-
-    False (with a line saying why) when the process dies, when the total stops growing for
-    ``STALL_S`` after it started, or after ``PHASE_TIMEOUT_S``: a benchmark reports a shortfall, it
-    doesn't hang on one.
-    """
-    started = time.monotonic()
-    last_total, last_change = -1, started
-    while time.monotonic() - started < PHASE_TIMEOUT_S:
-        total = 0
-        for topic in topics:
-            total += sum((await end_offsets(broker, topic)).values())
-        if total >= target:
-            return True
-        if process is not None and process.poll() is not None:
-            print(f"  ! {what}: the process exited with code {process.returncode} at {total:,}/{target:,}")
-            return False
-        if total != last_total:
-            last_total, last_change = total, time.monotonic()
-        elif total and time.monotonic() - last_change >= STALL_S:
-            print(f"  ! {what}: stuck at {total:,}/{target:,} for {STALL_S:.0f} s")
-            return False
-        await asyncio.sleep(0.5)
-    print(f"  ! {what}: timed out after {PHASE_TIMEOUT_S:.0f} s at {last_total:,}/{target:,}")
-    return False
-
-
-def tracer_cli() -> list[str]:
-    """The ``tracer`` command of this virtualenv."""
-    script = Path(sys.executable).with_name("tracer")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tracer.agents.cli"]
-
-
-def produce_command(broker: str, file: Path, topic: str, key: str, rate: float | None = None) -> list[str]:
-    """The ``tracer produce`` command line that sends ``file`` to ``topic`` (paced at ``rate`` if given)."""
-    command = [*tracer_cli(), "produce", str(file), "--topic", topic, "--key", key, "--broker", broker]
-    return [*command, "--rate", f"{rate:.0f}"] if rate else command
-
-
-def produce(broker: str, file: Path, topic: str, key: str, log: Path) -> subprocess.Popen[bytes]:
-    """``tracer produce`` in its own process: the load never shares a process with a contender."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            produce_command(broker, file, topic, key), stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """SIGTERM (a clean stop), then SIGKILL if it hangs; only ever our own child."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # == (a) and (e): Tracer workers ========================================================================
-
-
-@dataclass
-class Worker:
-    """A running ``tracer worker`` and where its topics live."""
-
-    process: subprocess.Popen[bytes]
-    prefix: str
-    log: Path
-
-    @property
-    def predictions(self) -> str:
-        """Its predictions topic."""
-        return f"{self.prefix}tracer.predictions"
-
-    @property
-    def dlq(self) -> str:
-        """Its dead-letter topic."""
-        return f"{self.prefix}tracer.dlq"
-
-
-async def start_worker(broker: str, work: Path, name: str, specs: list[dict[str, Any]]) -> Worker:
-    """A ``tracer worker`` subprocess with its own topic prefix, data folder and app id.
-
-    Its predictions topic is created first with ``message.timestamp.type=LogAppendTime``, so each
-    prediction carries the broker's append time (the worker leaves existing topics alone); its
-    dead-letter topic too, so it can be watched from the start.
-    """
-    prefix = f"{name}."
-    predictions = f"{prefix}tracer.predictions"
-    await ensure_topics(broker, {predictions: PARTITIONS, f"{prefix}tracer.dlq": PARTITIONS},
-                        configs={predictions: {"message.timestamp.type": "LogAppendTime"}})  # fmt: skip
-    deployments = work / f"{name}.deployments.yaml"
-    deployments.write_text(yaml.safe_dump({"deployments": specs}))
-    env = {**os.environ, "TRACER_TOPIC_PREFIX": prefix, "TRACER_DATA_DIR": str(work / f"{name}.data"),
-           "TRACER_CHECKPOINT_SECRET": "bench-secret-0123456789abcdef"}  # fmt: skip
-    log = work / f"{name}.worker.log"
-    command = [*tracer_cli(), "worker", "--deployments", str(deployments), "--app-id", f"bench-{name}",
-               "--web-port", str(free_port_pair()), "--broker", broker]  # fmt: skip
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Worker(process, prefix, log)
-
-
-def _log_tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-1500:] if path.exists() else ""
 
 
 async def tracer_worker(broker: str, work: Path, load: Workload, events: int) -> tuple[Figures, float]:
@@ -338,7 +169,7 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
             figures.note += (
                 f"; SHORT: {events - len(stamps) - dead:,} events neither predicted nor dead-lettered"
             )
-            print(_log_tail(worker.log))
+            print(log_tail(worker.log))
             figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
             return figures, max_rate
 
@@ -420,96 +251,6 @@ async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
         stop_process(worker.process)
 
 
-# == (b) the relay, (d) Quix: roles run in their own process ============================================
-
-
-async def relay_role(broker: str, source: str, sink: str, count: int) -> None:
-    """(b): getmany -> send_batch per partition, bytes as they are, until ``count`` messages are relayed."""
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=broker, group_id=f"relay-{source}", enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=broker, linger_ms=5, max_batch_size=262_144)
-    await consumer.start()
-    await producer.start()
-    relayed = 0
-    try:
-        while relayed < count:
-            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-            sends = []
-            for tp, messages in batch.items():
-                builder = producer.create_batch()
-                for message in messages:
-                    if builder.append(key=message.key, value=message.value, timestamp=None) is None:
-                        sends.append(await producer.send_batch(builder, sink, partition=tp.partition))
-                        builder = producer.create_batch()
-                        builder.append(key=message.key, value=message.value, timestamp=None)
-                sends.append(await producer.send_batch(builder, sink, partition=tp.partition))
-                relayed += len(messages)
-            await asyncio.gather(*sends)
-            if batch:
-                await consumer.commit()
-    finally:
-        await producer.stop()
-        await consumer.stop()
-        print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
-
-
-def quix_role(broker: str, source: str, sink: str, blueprint_id: str, count: int, state_dir: str) -> None:
-    """(d): a Quix Streams app: per event, ``Deployment.score`` + ``learn_from`` and a prediction out."""
-    from quixstreams import Application
-
-    from tracer.blueprints import registry
-
-    logging.getLogger("quixstreams").setLevel(logging.WARNING)
-    blueprint = registry.get(blueprint_id)
-    deployment: Deployment[Any] = Deployment(blueprint)
-    app = Application(broker_address=broker, consumer_group=f"quix-{source}", auto_offset_reset="earliest",
-                      state_dir=state_dir, loglevel="WARNING", use_changelog_topics=False)  # fmt: skip
-    inputs = app.topic(source, value_deserializer="json")
-    outputs = app.topic(sink, value_serializer="json")
-    seen = 0
-
-    def score(row: dict[str, Any], key: Any, timestamp: int, headers: Any) -> dict[str, Any]:
-        nonlocal seen
-        scored: Scored[Any] = deployment.score(row)
-        deployment.learn_from([scored])
-        now = int(time.time() * 1000)
-        seen += 1
-        if seen >= count:
-            app.stop()
-        return {"deployment": blueprint_id, "key": scored.key, "output": scored.output.model_dump(mode="json"),
-                "latency_ms": now - timestamp, "ts": now}  # fmt: skip
-
-    app.dataframe(inputs).apply(score, metadata=True).to_topic(outputs)
-    app.run()
-    print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
-
-
-async def subprocess_contender(
-    broker: str, work: Path, label: str, role: list[str], sink: str, count: int, ts_of: Callable[[Any], float]
-) -> Figures:
-    """Run a role in its own process; rate from the first to the last output (``ts_of`` each record)."""
-    figures = Figures(label)
-    await ensure_topics(broker, {sink: PARTITIONS})
-    log = work / f"{sink}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *role], stdout=out,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        if await wait_for_total(broker, [sink], count, process, label):
-            records = await read_range(broker, sink, {}, await end_offsets(broker, sink))
-            stamps = [ts_of(r) for r in records]
-            figures.events = len(stamps)
-            figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
-        else:
-            print(_log_tail(log))
-        process.wait(timeout=60)
-        marks = [line for line in log.read_text(errors="replace").splitlines() if line.startswith(RSS_MARK)]
-        figures.rss_mb = float(marks[-1][len(RSS_MARK) :]) if marks else math.nan
-        return figures
-    finally:
-        stop_process(process)
-
-
 # == (c) compute limits, in this process =================================================================
 
 
@@ -558,157 +299,6 @@ def compute_limits(load: Workload, events: int) -> list[Figures]:
     return [per_event, batched, core]
 
 
-# == the profile =========================================================================================
-
-
-async def profile_worker(
-    broker: str, work: Path, load: Workload, events: int
-) -> tuple[list[list[Any]], list[list[Any]]]:
-    """py-spy on a fresh worker consuming the churn backlog, attached once it predicts (so start-up
-    imports stay out); the hot spots by own and total time."""
-    py_spy = Path(sys.executable).with_name("py-spy")
-    if not py_spy.exists():
-        print("  (no py-spy in the virtualenv: .venv/bin/pip install py-spy; profile skipped)")
-        return [], []
-    worker = await start_worker(broker, work, "p-profile", [load.spec])
-    await wait_for_total(
-        broker, [worker.predictions], 1, worker.process, "profiled worker's first prediction"
-    )
-    raw = work / "profile.txt"
-    sampler = subprocess.Popen([str(py_spy), "record", "--pid", str(worker.process.pid), "--rate", "200",
-                                "--format", "raw", "--output", str(raw), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        total = sum((await end_offsets(broker, load.topic)).values())
-        await wait_for_total(
-            broker, [worker.predictions, worker.dlq], total, worker.process, "profiled worker"
-        )
-    finally:
-        sampler.send_signal(signal.SIGINT)
-        try:
-            sampler.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sampler.kill()
-        stop_process(worker.process)
-    if not raw.exists():
-        return [], []
-    return hot_spots(raw), [*by_package(raw), ["", ""], *focus(raw)]
-
-
-def _function(frame: str) -> str:
-    """``name (path:line)`` -> ``name (short path)``."""
-    name, _, where = frame.partition(" (")
-    path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{name} ({path})"
-
-
-PACKAGES = (
-    ("aiokafka/", "Kafka client (aiokafka)"),
-    ("json/", "JSON encode/decode (stdlib json)"),
-    ("checkpoint.py", "checkpoint sealing (pickle + HMAC)"),
-    ("pandas/", "pandas (DataFrames for *_many)"),
-    ("numpy/", "numpy"),
-    ("pydantic", "pydantic (typed outputs)"),
-    ("river/", "River"),
-    ("tracer/blueprints/", "Tracer blueprints (features, postprocess, adapters)"),
-    ("tracer/online_models/", "Tracer online_models (deployment, live)"),
-    ("tracer/drift/", "Tracer drift monitors"),
-    ("tracer/agents/", "Tracer agents (routing, scoring, metrics)"),
-    ("prometheus_client/", "prometheus_client"),
-    ("asyncio/", "asyncio event loop"),
-    ("selectors.py", "asyncio event loop"),
-)
-"""Where a sample's own time goes, by the file of its innermost frame (first match wins)."""
-
-FOCUS = (
-    ("Router.route |ScoringService._route ", "router: copy to the routed log"),
-    ("ScoringService._score_partition ", "scorer: a routed batch, scored and learned"),
-    ("LiveDeployment.score ", "  LiveDeployment.score (decode, score_many, drift, joins)"),
-    (
-        "Deployment.score_records ",
-        "    Deployment.score_records (canonical, featurize, predict, postprocess)",
-    ),
-    ("CustomerChurn.postprocess ", "      CustomerChurn.postprocess (risk vectors, pydantic output)"),
-    ("DataFrame.from_records ", "      DataFrame.from_records (frames for predict_many/learn_many)"),
-    ("DriftMonitor.observe", "    DriftMonitor.observe_* (data and prediction drift)"),
-    ("LiveDeployment.learn_block ", "  LiveDeployment.learn_block (learn the block's outcomes)"),
-    ("BaseModel.model_dump ", "  pydantic model_dump of outputs"),
-    ("ScoringService._publish ", "  _publish (JSON encode, producer.send, metrics)"),
-    ("TracerMetrics.record_batch ", "    TracerMetrics.record_batch"),
-    ("ScoringService.checkpoint ", "scorer: checkpoints (pickle, HMAC, send, ack)"),
-    ("AIOKafkaConsumer.getmany ", "aiokafka getmany (fetch, unpack records)"),
-)
-"""Call sites whose total time the profile reports, by the start of py-spy's frame text (``|``: or)."""
-
-
-def focus(raw: Path) -> list[list[Any]]:
-    """Total-time shares of the ``FOCUS`` call sites (a sample counts once per call site)."""
-    totals: Counter[str] = Counter()
-    samples = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not count_text.isdigit():
-            continue
-        samples += int(count_text)
-        frames = stack.split(";")
-        for markers, label in FOCUS:
-            if any(frame.startswith(tuple(markers.split("|"))) for frame in frames):
-                totals[label] += int(count_text)
-    return [[f"{totals[label] / samples:.1%}", label] for _, label in FOCUS] if samples else []
-
-
-def by_package(raw: Path) -> list[list[Any]]:
-    """Own-time shares grouped by package (see ``PACKAGES``), largest first."""
-    shares: Counter[str] = Counter()
-    samples = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        frames = [f for f in stack.split(";") if " (" in f]
-        if not frames or not count_text.isdigit():
-            continue
-        samples += int(count_text)
-        leaf = _function(frames[-1])
-        group = next((name for marker, name in PACKAGES if marker in leaf), "other (stdlib, mode, faust...)")
-        shares[group] += int(count_text)
-    return [[f"{n / samples:.1%}", group] for group, n in shares.most_common()] if samples else []
-
-
-def hot_spots(raw: Path, top: int = 15) -> list[list[Any]]:
-    """Own-time and total-time shares of the functions in py-spy's collapsed stacks."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    samples = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [_function(f) for f in stack.split(";") if " (" in f]
-        if not frames:
-            continue
-        samples += count
-        own[frames[-1]] += count
-        for function in set(frames):
-            inclusive[function] += count
-    rows: list[list[Any]] = []
-    for (own_name, own_count), (total_name, total_count) in zip(
-        own.most_common(top), _ours(inclusive, top), strict=False
-    ):
-        rows.append([f"{own_count / samples:.1%}", own_name, f"{total_count / samples:.1%}", total_name])
-    return rows
-
-
-def _ours(inclusive: Counter[str], top: int) -> list[tuple[str, int]]:
-    """The heaviest functions by total time, skipping event-loop plumbing that contains everything."""
-    plumbing = ("run_forever", "_run_once", "_run (asyncio", "run_until_complete", "<module>", "execute_from_commandline",
-                "start_worker", "main (", "invoke (", "__call__ (click", "run (asyncio", "_execute_task",
-                "Service._execute", "_run (mode", "worker (", "run_worker", "execute (mode", "asyncio/base_events")  # fmt: skip
-    return [(name, n) for name, n in inclusive.most_common() if not any(p in name for p in plumbing)][:top]
-
-
 # == the run =============================================================================================
 
 
@@ -746,7 +336,7 @@ async def warm_up(broker: str, work: Path, load: Workload, events: int) -> None:
     await ensure_topics(broker, {topic: PARTITIONS})
     producer = produce(broker, warm.backlog, topic, warm.key, work / "produce.log")
     if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
-        raise RuntimeError(f"tracer produce failed: {_log_tail(work / 'produce.log')}")
+        raise RuntimeError(f"tracer produce failed: {log_tail(work / 'produce.log')}")
     await tracer_worker(broker, work, warm, events)
 
 
@@ -762,7 +352,7 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
     for load in loads:
         producer = produce(broker, load.backlog, load.topic, load.key, work / "produce.log")
         if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
-            raise RuntimeError(f"tracer produce failed: {_log_tail(work / 'produce.log')}")
+            raise RuntimeError(f"tracer produce failed: {log_tail(work / 'produce.log')}")
     print(f"backlogs written in {time.perf_counter() - started:.0f} s")
     await warm_up(broker, work, loads[0], events)
     print(f"broker warmed up at {time.perf_counter() - started:.0f} s")
@@ -838,7 +428,7 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
     print_table("Targets", ["target", "measured", ""], targets)
 
     if with_profile:
-        hot, packages = await profile_worker(broker, work, loads[0], events)
+        hot, packages = await profile_worker(broker, work, loads[0].spec, loads[0].topic)
         if hot:
             print_table(
                 "Tracer worker profile (py-spy, 200 Hz, churn backlog): share of on-CPU samples",
@@ -856,21 +446,12 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The orchestrator, or one of the roles it starts in their own process."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "relay":
-        broker, source, sink, count = args[1:5]
-        asyncio.run(relay_role(broker, source, sink, int(count)))
-        return
-    if args and args[0] == "quix":
-        broker, source, sink, blueprint_id, count, state_dir = args[1:7]
-        quix_role(broker, source, sink, blueprint_id, int(count), state_dir)
-        return
+    """The orchestrator (the roles it starts in their own process run from :mod:`peers`)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=50_000, help="Events per workload (default 50000).")
     parser.add_argument("--no-quix", action="store_true", help="Skip the Quix Streams peer.")
     parser.add_argument("--no-profile", action="store_true", help="Skip the py-spy profile of the worker.")
-    options = parser.parse_args(args)
+    options = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="tracer-bench-"))
     kafka = LocalKafka(free_port_pair(), data_dir=work / "kafka")  # our own broker, stopped below
     try:
