@@ -57,6 +57,20 @@ log = logging.getLogger(__name__)
 BLOCK_EVENTS = 256
 """Learning block size in accepted events: predictions in a block use the model as of its start, and
 its outcomes are learned together (River's ``learn_many``) when the next block starts."""
+POLL_RECORDS = 2_000
+SLICE_RECORDS = 500
+"""The scorer polls up to ``POLL_RECORDS`` records and scores them ``SLICE_RECORDS`` at a time,
+letting the event loop run between slices.
+
+aiokafka fetches a partition again only once its fetched records (1 MB, about 4,000 routed
+records) are all taken, and its fetcher runs only when the loop does. Taking 500 records a poll, the
+next fetch went out only when the poll that took the last ones was scored, and the scorer then sat
+idle for the round trip. Now the fetch goes out at the first slice boundary after the last records
+are taken, and its answer arrives while the other slices of that poll are scored. Measured on a
+churn backlog of 50,000 events (py-spy, idle samples included), the worker's loop waited in
+``select`` 14.6% of the time with polls of 500, 4.0% with polls of 2,000, and 1.4% taking every
+fetched record at once; that last raised the peak RSS of 25 deployments from 268 to 284 MB. Between
+two slices every deployment is as it is between two polls."""
 LOOPS_STOP_S = 30.0
 """How long a stop waits for the router and scorer to finish their batch (a few ms when healthy)."""
 BLOCK_IDLE_S = 0.5
@@ -185,13 +199,15 @@ class ScoringService(Service):
         try:
             while not self.should_stop:
                 rebalances = self.rebalances
-                batch = await consumer.getmany(timeout_ms=100, max_records=500)
+                batch = await consumer.getmany(timeout_ms=100, max_records=POLL_RECORDS)
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see RebalanceListener)
                     if self.rebalances != rebalances:
                         batch = self._fetched_since_seek(batch, consumer)
                     for tp, messages in batch.items():
-                        await self._score_partition(tp, messages)
-                    await self._publisher().flush()
+                        for start in range(0, len(messages), SLICE_RECORDS):
+                            await self._score_partition(tp, messages[start : start + SLICE_RECORDS])
+                            await self._publisher().flush()
+                            await asyncio.sleep(0)  # the fetcher asks for more, the producer sends
                     await self._tick_idle_blocks(consumer)
                     commit = await self._checkpoint_due(consumer)
                 if commit:
