@@ -23,7 +23,7 @@ from tracer.agents.deadletters import dead_letter
 from tracer.agents.publisher import Publisher
 from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
 from tracer.agents.settings import Settings
-from tracer.agents.topics import batch_consumer
+from tracer.agents.topics import FetchPace, batch_consumer
 from tracer.schemas import ReasonCode
 
 __all__ = ["COMMIT_EVERY_S", "POLL_RECORDS", "Router"]
@@ -69,10 +69,12 @@ class Router:
         """Route what a consumer of ``topics`` reads until ``should_stop()`` or the topics change."""
         consumer = batch_consumer(self.settings, "router", *topics, gather=True)
         await consumer.start()
+        pace = FetchPace(consumer)
         committed_at, uncommitted = time.monotonic(), False
         try:
             while not should_stop() and self.routes.topics == topics:
                 batch = await consumer.getmany(timeout_ms=200, max_records=POLL_RECORDS)
+                pace.polled(bool(batch))
                 if batch:
                     await self.route(batch)
                     uncommitted = True

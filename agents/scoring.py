@@ -42,7 +42,7 @@ from tracer.agents.routing import (
     routed_partition,
 )
 from tracer.agents.settings import Settings
-from tracer.agents.topics import batch_consumer, read_compacted
+from tracer.agents.topics import FetchPace, batch_consumer, read_compacted
 from tracer.online_models.batch import Source
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
@@ -195,11 +195,13 @@ class ScoringService(Service):
         consumer = batch_consumer(self.settings, "scorer")
         await consumer.start()
         consumer.subscribe([self.routed_topic], listener=RebalanceListener(self, consumer))
+        pace = FetchPace(consumer)
         lag_measured_at = 0.0
         try:
             while not self.should_stop:
                 rebalances = self.rebalances
                 batch = await consumer.getmany(timeout_ms=100, max_records=POLL_RECORDS)
+                pace.polled(bool(batch))
                 async with self.batch_lock:  # a rebalance waits for the batch in hand (see RebalanceListener)
                     if self.rebalances != rebalances:
                         batch = self._fetched_since_seek(batch, consumer)

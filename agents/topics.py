@@ -21,6 +21,8 @@ __all__ = [
     "FETCH_MAX_WAIT_MS",
     "GATHER_MAX_WAIT_MS",
     "GATHER_MIN_BYTES",
+    "IDLE_FETCH_WAIT_MS",
+    "FetchPace",
     "batch_consumer",
     "ensure_topics",
     "read_compacted",
@@ -113,6 +115,37 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+IDLE_FETCH_WAIT_MS = 500
+"""How long the broker may hold a hot-path consumer's fetch once a poll of it found nothing (Kafka's
+default wait); such a fetch is answered at the first byte, so an event after a quiet spell waits no
+longer for it. Measured with an idle worker (a churn deployment, its backlog done): the router's
+gathered fetches expired every 5 ms and the scorer's every 20 ms, 250 empty fetches a second that
+cost the broker 18.9% of a core, the router 10.6% and the worker 3.9%."""
+
+
+class FetchPace:
+    """Switches a started batch consumer between the fetch settings it was made with (while its
+    polls find records) and idle ones (once a poll finds none): fetches answered at the first byte
+    and held up to ``IDLE_FETCH_WAIT_MS``. The first poll that finds records switches it back.
+
+    aiokafka takes no new fetch settings after it starts, so this sets its fetcher's two fields; a
+    fetch already in flight keeps the settings it was sent with (the next one takes the new ones).
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._fetcher = consumer._fetcher
+        self._busy = (self._fetcher._fetch_min_bytes, self._fetcher._fetch_max_wait_ms)
+        self.idle = False
+
+    def polled(self, found_records: bool) -> None:
+        """Call after each poll with whether it found records."""
+        if found_records == self.idle:  # a change: idle and found records, or busy and found none
+            self.idle = not found_records
+            min_bytes, max_wait_ms = (1, IDLE_FETCH_WAIT_MS) if self.idle else self._busy
+            self._fetcher._fetch_min_bytes = min_bytes
+            self._fetcher._fetch_max_wait_ms = max_wait_ms
 
 
 def batch_consumer(settings: Settings, group: str, *topics: str, gather: bool = False) -> AIOKafkaConsumer:
