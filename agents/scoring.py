@@ -235,11 +235,12 @@ class ScoringService(Service):
         (``auto_offset_reset``): its next batch is never dropped, since only the first batch after a
         rebalance is checked."""
         kept = {}
+        assigned = consumer.assignment()
         for tp, messages in batch.items():
             sought = self.sought.get(tp, messages[0].offset)
             if sought == messages[0].offset:
                 kept[tp] = messages
-            else:
+            elif tp in assigned:  # a partition revoked since is no longer ours to seek
                 consumer.seek(tp, sought)
         return kept
 

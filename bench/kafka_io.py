@@ -140,10 +140,12 @@ def produce(broker: str, file: Path, topic: str, key: str, log: Path) -> subproc
         )
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """SIGTERM (a clean stop), then SIGKILL if it hangs; only ever our own child."""
+def stop_process(
+    process: subprocess.Popen[bytes], timeout_s: float = 60.0, stop_signal: int = signal.SIGTERM
+) -> None:
+    """``stop_signal`` (a clean stop), then SIGKILL if it hangs; only ever our own child."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         try:
             process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

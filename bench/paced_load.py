@@ -3,7 +3,7 @@
 The load generator shares the machine with the system it measures. ``tracer produce --rate`` sends
 each record through aiokafka from Python: at 9,000 churn events/s it took 24-32% of a core on the
 2-core bench machine, CPU the worker, its router and the broker then lacked. kcat (librdkafka, in C)
-with the same 5 ms linger and ``acks=all`` takes 4-5% there, and this feeder 1-2% (``/proc`` CPU
+with the same 5 ms linger and ``acks=all`` takes 4-7% there, and this feeder 1-3% (``/proc`` CPU
 times of each process over 2 s of paced load, dev harness). The records are the ones ``tracer
 produce`` would send (:func:`~tracer.agents.replay.read_records`: the same values, the same keys),
 and librdkafka stamps each with the time it was handed the line, as the source timestamp the latency
@@ -47,10 +47,6 @@ class PacedLoad:
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.wait(timeout=max(deadline - time.monotonic(), 0.0))
-
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes]
 
 
 def paced_load(

@@ -41,11 +41,7 @@ async def profile_worker(
             broker, [worker.predictions, worker.dlq], total, worker.process, "profiled worker"
         )
     finally:
-        sampler.send_signal(signal.SIGINT)
-        try:
-            sampler.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sampler.kill()
+        stop_process(sampler, timeout_s=30, stop_signal=signal.SIGINT)  # py-spy writes its samples on SIGINT
         stop_process(worker.process)
     if not raw.exists():
         return [], []

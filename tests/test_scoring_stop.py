@@ -69,10 +69,15 @@ def test_a_batch_polled_across_a_rebalance_keeps_only_what_was_fetched_from_the_
             self.offset = offset
 
     class _Consumer:
-        def __init__(self) -> None:
+        def __init__(self, assigned: set[TopicPartition]) -> None:
+            self.assigned = assigned
             self.seeks: list[tuple[TopicPartition, int]] = []
 
+        def assignment(self) -> set[TopicPartition]:
+            return self.assigned
+
         def seek(self, tp: TopicPartition, offset: int) -> None:
+            assert tp in self.assigned, "aiokafka refuses to seek a partition that is not assigned"
             self.seeks.append((tp, offset))
 
     service = _service(tmp_path)
@@ -80,7 +85,11 @@ def test_a_batch_polled_across_a_rebalance_keeps_only_what_was_fetched_from_the_
     service.sought = {stale: 8102, fresh: 5250}
     batch = {stale: [_Message(o) for o in range(10954, 10960)], fresh: [_Message(o) for o in range(5250, 5256)],
              unsought: [_Message(7)]}  # fmt: skip
-    consumer = _Consumer()
+    consumer = _Consumer({stale, fresh, unsought})
     kept = service._fetched_since_seek(batch, consumer)  # type: ignore[arg-type]
     assert kept == {fresh: batch[fresh], unsought: batch[unsought]}
     assert consumer.seeks == [(stale, 8102)], "the dropped partition is read again from the sought offset"
+
+    revoked_since = _Consumer({fresh, unsought})  # a revoke ran between the poll and the batch lock
+    assert service._fetched_since_seek(batch, revoked_since) == kept  # type: ignore[arg-type]
+    assert revoked_since.seeks == [], "a partition no longer assigned is not sought"
