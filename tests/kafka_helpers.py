@@ -38,7 +38,8 @@ def consume(
     bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0, settle_s: float = 2.0
 ) -> list[tuple[bytes | None, bytes]]:
     """Read ``topic`` from the beginning until ``expect`` records arrived and nothing more comes for
-    ``settle_s`` (so a test sees extras too), or until ``timeout_s``. Returns (key, value) pairs."""
+    ``settle_s`` (so a test sees extras too), or until ``timeout_s``. Returns (key, value) pairs.
+    With ``settle_s=0`` it returns as soon as ``expect`` records arrived."""
 
     async def run() -> list[tuple[bytes | None, bytes]]:
         consumer = AIOKafkaConsumer(
@@ -53,6 +54,8 @@ def consume(
                 batch = await consumer.getmany(timeout_ms=200)
                 for messages in batch.values():
                     records.extend((m.key, m.value) for m in messages if m.value is not None)
+                if len(records) >= expect and settle_s <= 0:
+                    break
                 if len(records) >= expect:
                     settled_at = settled_at or time.monotonic()
                     if batch:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import signal
 from pathlib import Path
@@ -20,9 +21,10 @@ from tracer.blueprints.customer_churn import CustomerChurn
 pytestmark = pytest.mark.kafka
 
 ROWS = 30_000
-CRASH_AFTER = 4_000
+HELD_BACK = 5_000  # sent only once the first worker is dead, so it dies in the middle of the stream
 
 
+@functools.cache
 def _rows() -> list[bytes]:
     frame = CustomerChurn().sample(ROWS, seed=21)
     return [
@@ -42,7 +44,7 @@ def _count(bootstrap: str, topic: str) -> int:
 
 
 def _run(
-    bootstrap: str, prefix: str, source: str, env: dict[str, str], tmp: Path, *, crash_after: int | None
+    bootstrap: str, prefix: str, source: str, env: dict[str, str], tmp: Path, *, crash: bool = False
 ) -> Any:
     deployments = workers.write_deployments(
         tmp / f"{prefix}deployments.yaml",
@@ -53,16 +55,17 @@ def _run(
     log = tmp / f"{prefix}worker.log"
     predictions = prefix + "tracer.predictions"
     worker = workers.start(deployments, env, prefix + "w", log)
-    if crash_after is not None:
-        workers.wait_for(
-            lambda: _count(bootstrap, predictions) >= crash_after, 120, f"{crash_after} predictions", log
-        )
+    if crash:
+        # Killed as soon as 1,200 predictions are out, while it scores its backlog. The rows held back
+        # keep the kill mid-stream on a machine of any speed: a CI machine once scored all 30,000 rows
+        # of a topic filled up front before a slower watch saw 1,200.
+        consume(bootstrap, predictions, expect=1200, timeout_s=120, settle_s=0)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         at_crash = _count(bootstrap, predictions)
-        assert at_crash < ROWS, (
-            f"the worker finished all {ROWS} rows before the kill; the test needs more rows"
-        )
+        print(f"killed at {at_crash} predictions")
+        assert 1200 <= at_crash <= ROWS - HELD_BACK, at_crash
+        produce(bootstrap, source, _rows()[ROWS - HELD_BACK :])
         worker = workers.start(deployments, env, prefix + "w", log)
     try:
         seen = workers.records(bootstrap, predictions, expect=ROWS, timeout_s=180)
@@ -78,14 +81,11 @@ def test_kill_9_and_restart_ends_where_an_uninterrupted_run_ends(
 ) -> None:
     source = topic_prefix + "customers"
     asyncio.run(ensure_topics(kafka_bootstrap, {source: 1}))
-    produce(kafka_bootstrap, source, _rows())
+    produce(kafka_bootstrap, source, _rows()[: ROWS - HELD_BACK])
 
-    calm, calm_count = _run(
-        kafka_bootstrap, topic_prefix + "calm.", source, worker_env, tmp_path, crash_after=None
-    )
-    crashed, crashed_count = _run(
-        kafka_bootstrap, topic_prefix + "crash.", source, worker_env, tmp_path, crash_after=1200
-    )
+    crashed, crashed_count = _run(kafka_bootstrap, topic_prefix + "crash.", source, worker_env, tmp_path,
+                                  crash=True)  # fmt: skip
+    calm, calm_count = _run(kafka_bootstrap, topic_prefix + "calm.", source, worker_env, tmp_path)
 
     assert calm_count == ROWS
     assert crashed_count >= ROWS, "predictions since the last checkpoint are published again after a crash"
