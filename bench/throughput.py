@@ -1,9 +1,9 @@
 """Streaming throughput, latency and memory: a Tracer worker against its limits and a peer, on one broker.
 
-Run from the repository root (about 6-8 minutes on a 2-core machine; needs Java 17, the cached Kafka
-jars and the ``bench`` extra for Quix Streams)::
+Run from the repository root (about 4 minutes on a 2-core machine, 1 more with the profile; needs
+Java 17, the cached Kafka jars and the ``bench`` extra for Quix Streams)::
 
-    .venv/bin/python bench/throughput.py [--events 50000] [--no-profile] [--no-quix]
+    .venv/bin/python bench/throughput.py [--events 50000] [--rounds 3] [--no-profile] [--no-quix]
 
 One local Kafka 4.1.1 broker (``LocalKafka``, a free port, its own data folder in a temporary
 directory) serves every contender, and every contender reads the same events: ``--events`` customer
@@ -32,10 +32,11 @@ Contenders, each in its own process except (c):
 (e) one ``tracer worker`` with 25 ``customer_churn`` deployments on one topic (each row fans out to
     all 25), for its peak RSS.
 
-Before (a), before (d) and after (d) of each workload a fixed pure-Python task is timed
-(:func:`machine_speed_ms`): on a shared host the machine itself can slow down mid-run, which the
-guest's steal counter does not show; a Tracer/Quix ratio measured while its speed moved more than
-15% says so next to it.
+(a) and (d) play ``--rounds`` paired rounds per workload (:mod:`rounds`): back to back on a fresh copy
+of the topic, in alternating order, with a fixed pure-Python task timed before and after each round
+(:func:`machine_speed_ms`). On a shared host the machine itself slows down mid-run, which the guest's
+steal counter does not show: the ratio of a round whose speed moved more than 15% is starred. The
+verdicts use the medians over the rounds (of the ratios, of Tracer's rates and of its p99).
 
 Then the Tracer worker is profiled with py-spy on the churn backlog (a separate pass, so the
 measured figures above carry no sampling overhead) and the hot spots are printed. Figures are
@@ -44,8 +45,8 @@ printed next to their targets; nothing is asserted.
 This bench is split over modules in ``bench/``, imported by name like :mod:`common`: :mod:`kafka_io`
 (offsets, reads and waits on the broker; ``tracer produce`` and a ``tracer worker`` in their own
 processes), :mod:`paced_load` (the paced load), :mod:`peers` ((b) and (d), the roles of ``python
-bench/peers.py``), :mod:`worker_profile` (the py-spy pass and its tables), and this script (the
-workloads, (a), (c), (e), the run and its tables).
+bench/peers.py``), :mod:`rounds` (paired rounds and their medians), :mod:`worker_profile` (the
+py-spy pass and its tables), and this script (the workloads, (a), (c), (e), the run and its tables).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ from kafka_io import (
 )
 from paced_load import paced_load
 from peers import subprocess_contender
+from rounds import Round, median_figures, median_ratio, round_rows
 from worker_profile import profile_worker
 
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
@@ -95,6 +97,8 @@ from tracer.schemas import DeploymentSpec
 
 LATENCY_SECONDS = 10.0
 """How long the paced (half-rate) load runs for the latency figures."""
+ROUNDS = 3
+"""Rounds of the Tracer worker and the Quix peer per workload (:mod:`rounds`)."""
 MULTI_DEPLOYMENTS = 25
 TARGET_VS_QUIX = 1.5
 TARGET_VS_LIMITS = 0.8
@@ -147,11 +151,10 @@ def prepare_data(work: Path, events: int) -> list[Workload]:
 # == (a) and (e): Tracer workers ========================================================================
 
 
-async def tracer_worker(broker: str, work: Path, load: Workload, events: int) -> tuple[Figures, float]:
-    """(a): the backlog at full speed, then half that rate for latency; returns the figures and the max rate."""
+async def tracer_worker(broker: str, work: Path, load: Workload, events: int, run: str = "a") -> Figures:
+    """(a): the backlog at full speed, then half that rate for latency (the worker is named ``run``)."""
     figures = Figures(f"(a) Tracer worker, {load.name}")
-    worker = await start_worker(broker, work, f"a-{load.name}", [load.spec])
-    max_rate = math.nan
+    worker = await start_worker(broker, work, f"{run}-{load.name}", [load.spec])
     try:
         complete = await wait_for_total(
             broker, [worker.predictions, worker.dlq], events, worker.process, figures.contender
@@ -163,17 +166,16 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
         figures.events = len(stamps)
         figures.note = f"{dead} dead letters"
         if len(stamps) > 1:
-            max_rate = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
-            figures.events_per_s = max_rate
+            figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
         if not complete:
             figures.note += (
                 f"; SHORT: {events - len(stamps) - dead:,} events neither predicted nor dead-lettered"
             )
             print(log_tail(worker.log))
             figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
-            return figures, max_rate
+            return figures
 
-        rate = max_rate / 2.0
+        rate = figures.events_per_s / 2.0
         paced_rows = min(load.paced_rows, int(rate * LATENCY_SECONDS))
         paced_file = work / f"{load.name}.paced.{paced_rows}.jsonl"
         paced_file.write_bytes(b"".join(load.paced.read_bytes().splitlines(keepends=True)[:paced_rows]))
@@ -196,7 +198,7 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int) ->
                 f"; latency at {rate:,.0f}/s over {len(latencies):,} events, paced by {producer.tool}"
             )
         figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
-        return figures, max_rate
+        return figures
     finally:
         stop_process(worker.process)
 
@@ -302,10 +304,6 @@ def compute_limits(load: Workload, events: int) -> list[Figures]:
 # == the run =============================================================================================
 
 
-SPEED_DRIFT_WARN = 0.15
-"""A workload's Tracer/Quix ratio is flagged when the machine's speed moved more than this during it."""
-
-
 def machine_speed_ms() -> float:
     """A fixed pure-Python task's best time of three (ms): run before and after each workload's
     contenders, it shows when the machine itself slowed down mid-run (a shared host), which the
@@ -325,22 +323,51 @@ def harmonic(first: float, second: float) -> float:
     return 1.0 / (1.0 / first + 1.0 / second)
 
 
+async def topic_copy(broker: str, work: Path, load: Workload, suffix: str) -> Workload:
+    """``load`` on a fresh copy of its topic (``<topic>.<suffix>``), its backlog written to it."""
+    topic = f"{load.topic}.{suffix}"
+    copy = replace(load, topic=topic, spec={**load.spec, "input_topics": [topic]})
+    await ensure_topics(broker, {topic: PARTITIONS})
+    producer = produce(broker, copy.backlog, topic, copy.key, work / "produce.log")
+    if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
+        raise RuntimeError(f"tracer produce failed: {log_tail(work / 'produce.log')}")
+    return copy
+
+
 async def warm_up(broker: str, work: Path, load: Workload, events: int) -> None:
     """A whole Tracer run (backlog, then paced) on a copy of ``load``'s topic, its figures dropped.
 
     A fresh broker is slow at first: measured first, price_movement had a p99 of 324 ms; measured
     second, after churn, 33-61 ms. Every contender is measured after this run instead.
     """
-    topic = f"{load.topic}.warmup"
-    warm = replace(load, name=f"warmup-{load.name}", topic=topic, spec={**load.spec, "input_topics": [topic]})
-    await ensure_topics(broker, {topic: PARTITIONS})
-    producer = produce(broker, warm.backlog, topic, warm.key, work / "produce.log")
-    if producer.wait(timeout=PHASE_TIMEOUT_S) != 0:
-        raise RuntimeError(f"tracer produce failed: {log_tail(work / 'produce.log')}")
-    await tracer_worker(broker, work, warm, events)
+    await tracer_worker(broker, work, await topic_copy(broker, work, load, "warmup"), events, run="warmup")
 
 
-async def run(broker: str, work: Path, events: int, with_quix: bool, with_profile: bool) -> None:
+async def play_round(
+    broker: str, work: Path, load: Workload, events: int, number: int, with_quix: bool
+) -> Round:
+    """Round ``number`` of ``load`` (:mod:`rounds`): the Tracer worker and the Quix peer back to back on
+    their own copy of the topic (the first round on the topic itself), Tracer first in even rounds."""
+    if number:
+        load = await topic_copy(broker, work, load, f"r{number}")
+    before = machine_speed_ms()
+    tracer: Figures | None = None
+    quix: Figures | None = None
+    for contender in ("tracer", "quix") if number % 2 == 0 else ("quix", "tracer"):
+        if contender == "tracer":
+            tracer = await tracer_worker(broker, work, load, events, run=f"a{number}")
+        elif with_quix:
+            sink = f"bench.quix.{load.name}.{number}"
+            quix = await subprocess_contender(
+                broker, work, f"(d) Quix Streams + River, {load.name}",
+                ["quix", broker, load.topic, sink, load.name, str(events), str(work / f"quix-{load.name}-{number}")],
+                sink, events, lambda record: float(json.loads(record.value)["ts"]),
+            )  # fmt: skip
+    assert tracer is not None
+    return Round(number, tracer, quix, (before, machine_speed_ms()))
+
+
+async def run(broker: str, work: Path, events: int, rounds: int, with_quix: bool, with_profile: bool) -> None:
     """Every contender in turn against the broker at ``broker``, then the tables."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # retries on fresh topics are expected here
     started = time.perf_counter()
@@ -358,34 +385,28 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
     print(f"broker warmed up at {time.perf_counter() - started:.0f} s")
 
     results: dict[str, list[Figures]] = {}
-    tracer_rates: dict[str, float] = {}
-    speeds: dict[str, list[float]] = {}
+    played: dict[str, list[Round]] = {}
     for load in loads:
         name = load.name
-        figures: list[Figures] = []
-        speeds[name] = [machine_speed_ms()]
-        tracer, tracer_rates[name] = await tracer_worker(broker, work, load, events)
-        figures.append(tracer)
-        print(f"  {tracer.contender}: {tracer.events_per_s:,.0f}/s")
+        played[name] = []
+        for number in range(rounds):
+            played[name].append(await play_round(broker, work, load, events, number, with_quix))
+            last = played[name][-1]
+            print(f"  {name} round {number + 1}: Tracer {last.tracer.events_per_s:,.0f}/s"
+                  + (f", Quix {last.quix.events_per_s:,.0f}/s" if last.quix else "")
+                  + f"; machine speed checks {last.speeds_ms[0]:.1f}, {last.speeds_ms[1]:.1f} ms")  # fmt: skip
         relay = await subprocess_contender(
             broker, work, f"(b) aiokafka relay, {name}",
             ["relay", broker, load.topic, f"bench.relay.{name}", str(events)], f"bench.relay.{name}", events,
             lambda record: float(record.timestamp),
         )  # fmt: skip
-        figures.append(relay)
+        figures = [median_figures(played[name][0].tracer.contender, [r.tracer for r in played[name]]), relay]
         figures += compute_limits(load, events)
-        if with_quix:
-            speeds[name].append(machine_speed_ms())
-            quix = await subprocess_contender(
-                broker, work, f"(d) Quix Streams + River, {name}",
-                ["quix", broker, load.topic, f"bench.quix.{name}", name, str(events), str(work / f"quix-{name}")],
-                f"bench.quix.{name}", events, lambda record: float(json.loads(record.value)["ts"]),
-            )  # fmt: skip
-            figures.append(quix)
+        quix_runs = [r.quix for r in played[name] if r.quix is not None]
+        if quix_runs:
+            figures.append(median_figures(quix_runs[0].contender, quix_runs))
         results[name] = figures
-        speeds[name].append(machine_speed_ms())
-        print(f"  {name} done at {time.perf_counter() - started:.0f} s; machine speed checks "
-              + ", ".join(f"{ms:.1f}" for ms in speeds[name]) + " ms")  # fmt: skip
+        print(f"  {name} done at {time.perf_counter() - started:.0f} s")
     many = await tracer_many(broker, work, loads[0])
 
     rows = [f.row() for figures in results.values() for f in figures] + [many.row()]
@@ -399,21 +420,23 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
             "(a Tracer worker's: the sum with its router process)."
         ),
     )
+    print_table(
+        "Rounds (Tracer and Quix back to back on the same events; * the machine's speed moved > 15%)",
+        ["workload", "round", "order", "Tracer events/s", "Quix events/s", "ratio", "p50 ms", "p99 ms",
+         "speed moved"],
+        [row for name, rounds_played in played.items() for row in round_rows(name, rounds_played)],
+    )  # fmt: skip
     targets: list[list[Any]] = []
     for name, figures in results.items():
         by = {f.contender.split(",")[0]: f for f in figures}
         tracer = figures[0]
         relay, per_event = by["(b) aiokafka relay"], figures[2]
         batched = figures[3]
-        peer = by.get("(d) Quix Streams + River")
-        if peer is not None:
-            ratio = tracer.events_per_s / peer.events_per_s
-            moved = max(speeds[name]) / min(speeds[name]) - 1.0
-            shown = f"{ratio:.2f}x" + (
-                f" (machine speed moved {moved:.0%})" if moved > SPEED_DRIFT_WARN else ""
+        if with_quix:
+            ratio, shown = median_ratio(played[name])
+            targets.append(
+                [f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", shown, verdict(ratio >= TARGET_VS_QUIX)]
             )
-            targets.append([f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", shown,
-                            verdict(ratio >= TARGET_VS_QUIX)])  # fmt: skip
         for compute in (per_event, batched):
             bound = harmonic(relay.events_per_s, compute.events_per_s)
             ratio = tracer.events_per_s / bound
@@ -421,7 +444,9 @@ async def run(broker: str, work: Path, events: int, with_quix: bool, with_profil
             targets.append([f"{name}: Tracer >= {TARGET_VS_LIMITS}x 1/(1/b + 1/c, {how})",
                             f"{tracer.events_per_s:,.0f} vs {bound:,.0f}: {ratio:.2f}x",
                             verdict(ratio >= TARGET_VS_LIMITS)])  # fmt: skip
-        targets.append([f"{name}: p99 <= {TARGET_P99_MS:g} ms at half max rate", f"{tracer.p99_ms:.1f} ms",
+        p99s = ", ".join(f"{r.tracer.p99_ms:.0f}" for r in played[name])
+        targets.append([f"{name}: p99 <= {TARGET_P99_MS:g} ms at half max rate",
+                        f"{tracer.p99_ms:.1f} ms (rounds: {p99s})",
                         verdict(tracer.p99_ms <= TARGET_P99_MS) if math.isfinite(tracer.p99_ms) else "n/a"])  # fmt: skip
     targets.append([f"RSS < {TARGET_RSS_MB:g} MB with {MULTI_DEPLOYMENTS} deployments", f"{many.rss_mb:.0f} MB",
                     verdict(many.rss_mb < TARGET_RSS_MB) if math.isfinite(many.rss_mb) else "n/a"])  # fmt: skip
@@ -449,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The orchestrator (the roles it starts in their own process run from :mod:`peers`)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=50_000, help="Events per workload (default 50000).")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"Rounds of Tracer and Quix per workload (default {ROUNDS}; see rounds.py).")  # fmt: skip
     parser.add_argument("--no-quix", action="store_true", help="Skip the Quix Streams peer.")
     parser.add_argument("--no-profile", action="store_true", help="Skip the py-spy profile of the worker.")
     options = parser.parse_args(argv)
@@ -456,7 +483,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     kafka = LocalKafka(free_port_pair(), data_dir=work / "kafka")  # our own broker, stopped below
     try:
         kafka.start(timeout_s=120)
-        asyncio.run(run(kafka.bootstrap, work, options.events, not options.no_quix, not options.no_profile))
+        asyncio.run(
+            run(
+                kafka.bootstrap,
+                work,
+                options.events,
+                max(1, options.rounds),
+                not options.no_quix,
+                not options.no_profile,
+            )
+        )
     finally:
         kafka.stop()
         shutil.rmtree(work, ignore_errors=True)
