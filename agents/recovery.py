@@ -10,11 +10,14 @@ whichever comes first, and on a clean revoke or stop), for one deployment:
 1. finish the batch: its predictions, dead letters, alerts and reports are queued for sending
    (an open learning block is kept as it is: its unlearned outcomes are part of the state);
 2. seal the deployment (models, feature state, captured features, drift state, versions, the
-   routed offset it has learned through and its source marks) with HMAC under the configured secret;
+   routed offset it has learned through and its source marks) with HMAC under the configured secret,
+   as it stands at this point. A feature state whose entries are replaced, never changed in place
+   (churn's customers), is taken as its entries now and pickled in parts between the next slices
+   (:class:`~tracer.online_models.checkpoint.Sealing`), so a large one doesn't stall the loop;
 3. write the sealed bytes to the compacted ``tracer.checkpoints`` topic, keyed by deployment, only
    once every output queued before them is acknowledged (:meth:`Publisher.send_after`: the loop
    goes on scoring meanwhile, and the checkpoints of a deployment reach the broker in order);
-   a revoke and the stop wait for these acknowledgements too;
+   a revoke and the stop finish the sealing and wait for these acknowledgements too;
 4. commit the routed offset to the consumer group (for lag; recovery does not depend on it).
 
 A crash between steps 2 and 3 loses only the new checkpoint: recovery starts from the previous

@@ -44,7 +44,7 @@ from tracer.agents.routing import (
 from tracer.agents.settings import Settings
 from tracer.agents.topics import FetchPace, batch_consumer, read_compacted
 from tracer.online_models.batch import Source
-from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, seal_checkpoint
+from tracer.online_models.checkpoint import CheckpointRefused, Sealing, open_checkpoint
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode
 
@@ -112,6 +112,8 @@ class ScoringService(Service):
         """Revokes and assignments so far: a batch polled across one is checked (recovery, step 2)."""
         self.sought: dict[TopicPartition, int] = {}
         """Where the last assignment sought each partition it restored."""
+        self.sealing: dict[str, Sealing] = {}
+        """Checkpoints being sealed in parts between slices (:meth:`checkpoint`), by deployment."""
         self._scorer_done = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -208,8 +210,11 @@ class ScoringService(Service):
                     for tp, messages in batch.items():
                         for start in range(0, len(messages), SLICE_RECORDS):
                             await self._score_partition(tp, messages[start : start + SLICE_RECORDS])
+                            await self._seal_some()
                             await self._publisher().flush()
                             await asyncio.sleep(0)  # the fetcher asks for more, the producer sends
+                    if not batch:
+                        await self._finish_sealing()  # nothing to score: no reason to spread it
                     await self._tick_idle_blocks(consumer)
                     commit = await self._checkpoint_due(consumer)
                 if commit:
@@ -364,7 +369,8 @@ class ScoringService(Service):
         publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
 
     async def drain(self) -> None:
-        """Wait until every output and checkpoint handed to the publisher is acknowledged."""
+        """Finish sealing every checkpoint; wait until every output and checkpoint is acknowledged."""
+        await self._finish_sealing()
         await self._publisher().drain()
 
     def _publisher(self) -> Publisher:
@@ -400,24 +406,48 @@ class ScoringService(Service):
         return {}
 
     async def checkpoint(self, deployment: str) -> None:
-        """Steps 1-3 of the protocol. The loop waits for no acknowledgement here: the publisher
-        sends the sealed bytes once the outputs before them are acknowledged (step 1), and a
-        revoke or the stop drains it."""
-        owned, publisher = self.owned.get(deployment), self.publisher
-        if owned is None or publisher is None:
+        """Steps 1-3 of the protocol. The deployment is sealed as it stands now; a feature state that
+        ``Blueprint.snapshot_state`` can take as it stands is pickled in parts between the next
+        slices (:meth:`_seal_some`; 35,000 churn customers sealed at once held the loop 12-27 ms).
+        The sealed bytes go to the publisher when the last part is done, and the publisher
+        sends them once the outputs before them are acknowledged (step 1); the loop waits for no
+        acknowledgement. A revoke and the stop finish the sealing and drain the publisher."""
+        owned = self.owned.get(deployment)
+        if owned is None or self.publisher is None:
             return
+        await self._finish_sealing(deployment)  # a deployment's checkpoints reach the broker in order
+        live = owned.live.live
+        pairs = live.blueprint.snapshot_state(live.state)
         partition = routed_partition(deployment, self.settings.partitions)
-        blob = seal_checkpoint(
+        self.sealing[deployment] = Sealing(
             owned,
+            bulk=None if pairs is None else (live.state, pairs),
             deployment=deployment,
             model_version=owned.live.model_version,
             offsets={f"{self.routed_topic}:{partition}": owned.next_offset},
             created_at=now_ms(),
             secret=self.secret,
         )
-        await publisher.send_after(self.checkpoint_topic, blob, key=deployment.encode())
         owned.events_since_checkpoint = 0
         owned.checkpointed_at = time.monotonic()
+        if self.sealing[deployment].done:
+            await self._send_sealed(deployment)
+
+    async def _seal_some(self) -> None:
+        """One more part of every checkpoint being sealed; a finished one goes to the publisher."""
+        for deployment, sealing in list(self.sealing.items()):
+            if sealing.step():
+                await self._send_sealed(deployment)
+
+    async def _finish_sealing(self, deployment: str | None = None) -> None:
+        """Finish sealing ``deployment``'s checkpoint (every deployment's, by default) and send it."""
+        for name in list(self.sealing) if deployment is None else [deployment]:
+            if name in self.sealing:
+                await self._send_sealed(name)
+
+    async def _send_sealed(self, deployment: str) -> None:
+        sealing = self.sealing.pop(deployment)
+        await self._publisher().send_after(self.checkpoint_topic, sealing.blob(), key=deployment.encode())
         self.metrics.record_checkpoint(deployment)
 
     async def restore(self, deployments: Iterable[str]) -> dict[str, int]:

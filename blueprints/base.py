@@ -189,6 +189,13 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     def new_state(self, params: Params) -> StateT:
         """Fresh per-deployment feature state (running aggregates per entity). Must pickle."""
 
+    def snapshot_state(self, state: StateT) -> dict[Any, Any] | None:
+        """A copy of ``state`` that later events leave as it is, if ``state`` is a dict and such a copy
+        is cheap: a shallow copy, when its values are replaced, never changed in place. A checkpoint
+        then pickles the copy in parts between batches rather than all of ``state`` at once
+        (:class:`~tracer.online_models.checkpoint.Sealing`). None, the default: pickled at once."""
+        return None
+
     def scratch_state(self, state: StateT, record: Record) -> StateT:
         """A copy of ``state`` that ``featurize`` can update for ``record`` without touching ``state``:
         for a prediction from outside the stream. A deep copy unless a blueprint copies less (the

@@ -250,6 +250,10 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
     def new_state(self, params: Params) -> ChurnState:
         return {}
 
+    def snapshot_state(self, state: ChurnState) -> ChurnState:
+        """A shallow copy: each customer's entry is a tuple, replaced, never changed in place."""
+        return state.copy()
+
     def featurize(self, record: Record, state: ChurnState, params: Params) -> Features:
         last_active: float = record["last_activity_date"]
         as_of: float = record["as_of_time"] if record["as_of_time"] is not None else last_active

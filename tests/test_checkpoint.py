@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+from tracer.online_models import checkpoint
 from tracer.online_models.checkpoint import CheckpointRefused, open_checkpoint, peek_header, seal_checkpoint
 
 SECRET = "correct horse battery staple"
@@ -90,3 +91,58 @@ def test_a_state_pickled_when_owned_lived_in_the_scoring_module_still_loads() ->
     restored = pickle.loads(old)
     assert isinstance(restored, Owned)
     assert (restored.next_offset, restored.accepted, restored.live.spec.id) == (17, 5, "churn")
+
+
+def _seal_in_steps(state: object, live: dict[str, tuple[float, ...]]) -> tuple[checkpoint.Sealing, int]:
+    sealing = checkpoint.Sealing(
+        state, bulk=(live, live.copy()), deployment="churn", model_version=3, offsets={"in:0": 42},
+        created_at=1000, secret=SECRET,
+    )  # fmt: skip
+    steps = 0
+    while not sealing.done:
+        sealing.step()
+        steps += 1
+    return sealing, steps
+
+
+def test_a_large_dict_is_sealed_in_parts_as_it_stood_when_the_sealing_began(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a checkpoint holds is the state when its sealing began, though the dict it leaves out for
+    later steps changes meanwhile; every reference to that dict opens as one dict."""
+    monkeypatch.setattr(checkpoint, "PART_ENTRIES", 1_000)
+    customers = {f"C{i:05d}": (float(i), None, 2.5) for i in range(2_500)}
+    state = {"customers": customers, "again": customers, "weights": [1.0, 2.0]}
+    as_it_stood = {key: value for key, value in customers.items()}
+    sealing = checkpoint.Sealing(
+        state, bulk=(customers, customers.copy()), deployment="churn", model_version=3,
+        offsets={"in:0": 42}, created_at=1000, secret=SECRET,
+    )  # fmt: skip
+    customers["C00007"] = (-1.0, 1.0, 1.0)  # the stream goes on between the steps
+    customers["C99999"] = (0.0, 0.0, 0.0)
+    del customers["C00001"]
+    state["weights"].append(3.0)  # pickled at once, when the sealing began
+    assert [sealing.step() for _ in range(3)] == [False, False, True]
+    blob = sealing.blob()
+    assert blob.startswith(checkpoint.MAGIC_PARTS)
+
+    opened = open_checkpoint(blob, secret=SECRET)
+    assert opened.state["customers"] == as_it_stood
+    assert list(opened.state["customers"]) == list(as_it_stood), "in the dict's order"
+    assert opened.state["again"] is opened.state["customers"]
+    assert opened.state["weights"] == [1.0, 2.0]
+    assert (opened.deployment, opened.offsets) == ("churn", {"in:0": 42})
+
+
+def test_a_checkpoint_sealed_in_parts_is_refused_when_any_byte_changes() -> None:
+    customers = {f"C{i}": (float(i),) for i in range(50)}
+    sealing, steps = _seal_in_steps({"customers": customers, "boom": Boom()}, customers)
+    blob = sealing.blob()
+    assert steps == 1
+    for position in (0, 12, len(blob) // 2, -40, -1):
+        tampered = bytearray(blob)
+        tampered[position] ^= 0x01
+        with pytest.raises(CheckpointRefused):
+            open_checkpoint(bytes(tampered), secret=SECRET)
+    with pytest.raises(CheckpointRefused, match="failed its HMAC signature check"):
+        open_checkpoint(blob, secret="another secret of enough length")
