@@ -18,7 +18,8 @@ whichever comes first, and on a clean revoke or stop), for one deployment:
    once every output queued before them is acknowledged (:meth:`Publisher.send_after`: the loop
    goes on scoring meanwhile, and the checkpoints of a deployment reach the broker in order);
    a revoke and the stop finish the sealing and wait for these acknowledgements too;
-4. commit the routed offset to the consumer group (for lag; recovery does not depend on it).
+4. commit the routed offset to the consumer group (for lag; recovery does not depend on it), without
+   the loop waiting for it; a commit that fails is logged and the next one goes on.
 
 A crash between steps 2 and 3 loses only the new checkpoint: recovery starts from the previous
 one, whose outputs are all on the broker.

@@ -93,3 +93,16 @@ def test_a_batch_polled_across_a_rebalance_keeps_only_what_was_fetched_from_the_
     revoked_since = _Consumer({fresh, unsought})  # a revoke ran between the poll and the batch lock
     assert service._fetched_since_seek(batch, revoked_since) == kept  # type: ignore[arg-type]
     assert revoked_since.seeks == [], "a partition no longer assigned is not sought"
+
+
+def test_a_failed_commit_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    """Step 4 runs beside the loop; a commit refused because a rebalance came first must not end it."""
+    from aiokafka.errors import CommitFailedError
+
+    class _Consumer:
+        async def commit(self, offsets: object) -> None:
+            raise CommitFailedError("the group has already rebalanced")
+
+    with caplog.at_level(logging.WARNING, logger=scoring.__name__):
+        asyncio.run(ScoringService._commit(_Consumer(), {}))  # type: ignore[arg-type]
+    assert "committing the routed offsets failed" in caplog.text
