@@ -10,7 +10,8 @@ It runs inside the Faust worker as a mode ``Service`` and drives aiokafka's batc
   :class:`~tracer.online_models.live.LiveDeployment` and publishes what comes back.
 
 Checkpoints and recovery across restarts and rebalances follow the protocol written down in
-:mod:`tracer.agents.recovery`.
+:mod:`tracer.agents.recovery`; the service takes them, and restores from them, with the methods of
+:class:`~tracer.agents.checkpointing.Checkpointing`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -28,9 +29,10 @@ from aiokafka.errors import KafkaError
 from mode import Service
 from mode.utils.logging import cry
 
+from tracer.agents.checkpointing import Checkpointing
 from tracer.agents.deadletters import dead_letter
 from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
-from tracer.agents.outputs import now_ms, publish_result, publish_versions
+from tracer.agents.outputs import now_ms, publish_result
 from tracer.agents.publisher import Publisher
 from tracer.agents.recovery import Owned, RebalanceListener
 from tracer.agents.router_process import RouterProcess
@@ -43,9 +45,9 @@ from tracer.agents.routing import (
     routed_partition,
 )
 from tracer.agents.settings import Settings
-from tracer.agents.topics import FetchPace, batch_consumer, read_compacted
+from tracer.agents.topics import FetchPace, batch_consumer
 from tracer.online_models.batch import Source
-from tracer.online_models.checkpoint import CheckpointRefused, Sealing, open_checkpoint
+from tracer.online_models.checkpoint import Sealing
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode
 
@@ -78,7 +80,7 @@ BLOCK_IDLE_S = 0.5
 """An open block that gets no event for this long, once caught up, is closed by a tick in the log."""
 
 
-class ScoringService(Service):
+class ScoringService(Checkpointing, Service):
     """Router + scorer loops for a set of deployments (see the module docstring)."""
 
     def __init__(
@@ -161,16 +163,6 @@ class ScoringService(Service):
         """Stop the shared producer, after the loops are done."""
         if self.producer is not None:
             await self.producer.stop()
-
-    @property
-    def routed_topic(self) -> str:
-        """The topic that holds every deployment's ordered log."""
-        return self.settings.topics.routed
-
-    @property
-    def checkpoint_topic(self) -> str:
-        """The compacted topic of signed checkpoints."""
-        return self.settings.topics.checkpoints
 
     # -- router ----------------------------------------------------------------------------------
 
@@ -381,113 +373,3 @@ class ScoringService(Service):
     async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
         """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
         publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
-
-    async def drain(self) -> None:
-        """Finish sealing every checkpoint; wait until every output and checkpoint is acknowledged."""
-        await self._finish_sealing()
-        await self._publisher().drain()
-
-    def _publisher(self) -> Publisher:
-        if self.publisher is None:
-            raise RuntimeError("the scoring service is not started")
-        return self.publisher
-
-    # -- checkpoints -----------------------------------------------------------------------------
-
-    async def _checkpoint_due(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
-        """Checkpoint the deployments that are due; returns the routed offsets to commit (for lag)."""
-        due = []
-        now = time.monotonic()
-        for deployment, owned in self.owned.items():
-            spec = owned.live.spec
-            if owned.events_since_checkpoint >= spec.checkpoint_every_events or (
-                owned.events_since_checkpoint and now - owned.checkpointed_at >= spec.checkpoint_every_seconds
-            ):
-                due.append(deployment)
-        for deployment in due:
-            await self.checkpoint(deployment)
-        if due:
-            offsets = {}
-            for tp in consumer.assignment():
-                owned_here = [
-                    o.next_offset
-                    for d, o in self.owned.items()
-                    if routed_partition(d, self.settings.partitions) == tp.partition
-                ]
-                if owned_here:
-                    offsets[tp] = min(owned_here)
-            return offsets
-        return {}
-
-    async def checkpoint(self, deployment: str) -> None:
-        """Steps 1-3 of the protocol. The deployment is sealed as it stands now; a feature state that
-        ``Blueprint.snapshot_state`` can take as it stands is pickled in parts between the next
-        slices (:meth:`_seal_some`; 35,000 churn customers sealed at once held the loop 12-27 ms).
-        The sealed bytes go to the publisher when the last part is done, and the publisher
-        sends them once the outputs before them are acknowledged (step 1); the loop waits for no
-        acknowledgement. A revoke and the stop finish the sealing and drain the publisher."""
-        owned = self.owned.get(deployment)
-        if owned is None or self.publisher is None:
-            return
-        await self._finish_sealing(deployment)  # a deployment's checkpoints reach the broker in order
-        live = owned.live.live
-        pairs = live.blueprint.snapshot_state(live.state)
-        partition = routed_partition(deployment, self.settings.partitions)
-        self.sealing[deployment] = Sealing(
-            owned,
-            bulk=None if pairs is None else (live.state, pairs),
-            deployment=deployment,
-            model_version=owned.live.model_version,
-            offsets={f"{self.routed_topic}:{partition}": owned.next_offset},
-            created_at=now_ms(),
-            secret=self.secret,
-        )
-        owned.events_since_checkpoint = 0
-        owned.checkpointed_at = time.monotonic()
-        if self.sealing[deployment].done:
-            await self._send_sealed(deployment)
-
-    async def _seal_some(self) -> None:
-        """One more part of every checkpoint being sealed; a finished one goes to the publisher."""
-        for deployment, sealing in list(self.sealing.items()):
-            if sealing.step():
-                await self._send_sealed(deployment)
-
-    async def _finish_sealing(self, deployment: str | None = None) -> None:
-        """Finish sealing ``deployment``'s checkpoint (every deployment's, by default) and send it."""
-        for name in list(self.sealing) if deployment is None else [deployment]:
-            if name in self.sealing:
-                await self._send_sealed(name)
-
-    async def _send_sealed(self, deployment: str) -> None:
-        sealing = self.sealing.pop(deployment)
-        await self._publisher().send_after(self.checkpoint_topic, sealing.blob(), key=deployment.encode())
-        self.metrics.record_checkpoint(deployment)
-
-    async def restore(self, deployments: Iterable[str]) -> dict[str, int]:
-        """Restore ``deployments`` from their latest checkpoints (or fresh); returns their next offsets."""
-        wanted = set(deployments)
-        latest = await read_compacted(self.settings.broker, self.checkpoint_topic, wanted)
-        offsets = {}
-        for deployment in sorted(wanted):
-            blob = latest.get(deployment)
-            owned: Owned | None = None
-            if blob is not None:
-                try:
-                    owned = open_checkpoint(blob, secret=self.secret).state
-                except CheckpointRefused as error:
-                    log.error(
-                        "REFUSED checkpoint of %s: %s; rebuilding from its routed log", deployment, error
-                    )
-                    self.metrics.record_model_error(deployment, "checkpoint_refused")
-            if owned is None:
-                owned = Owned(LiveDeployment(self.specs[deployment]))
-                publish_versions(
-                    self._publisher(), self.settings.topics, self.metrics, owned.live.history.records
-                )
-            owned.checkpointed_at = time.monotonic()
-            owned.tick_pending = False  # a tick written before a crash is read again on replay, or lost
-            self.owned[deployment] = owned
-            offsets[deployment] = owned.next_offset
-            self.metrics.set_model_version(deployment, owned.live.model_version)
-        return offsets
