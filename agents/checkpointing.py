@@ -99,11 +99,11 @@ class Checkpointing:
             return
         await self._finish_sealing(deployment)  # a deployment's checkpoints reach the broker in order
         live = owned.live.live
-        pairs = live.blueprint.snapshot_state(live.state)
+        snapshot = live.blueprint.snapshot_state(live.state)
         partition = routed_partition(deployment, self.settings.partitions)
         self.sealing[deployment] = Sealing(
             owned,
-            bulk=None if pairs is None else (live.state, pairs),
+            bulk=None if snapshot is None else (live.state, snapshot),
             deployment=deployment,
             model_version=owned.live.model_version,
             offsets={f"{self.routed_topic}:{partition}": owned.next_offset},

@@ -104,13 +104,15 @@ class Sealing:
     Pickled at once, a churn deployment with 34,886 customers took 12-17 ms in-process (27 ms in a
     worker on the busy bench machine), and each checkpoint held the scorer that long: the stall
     grows with the customers, and the paced churn runs' p99 was 77-93 ms with checkpoints against
-    51-67 ms without. In parts: 1.8 ms at the start, then seven steps of 1.5-2.1 ms. Made with ``bulk=(live, snapshot)``:
-    ``live`` is a dict inside ``state`` and ``snapshot`` a copy of it that nothing changes any more
-    (``Blueprint.snapshot_state``). Everything else is pickled at once, here, with ``live`` left
-    out; each :meth:`step` then pickles the next ``PART_ENTRIES`` entries of ``snapshot``, and the
-    caller goes on with its work in between. The checkpoint is the state as it was when this was
-    made, whatever happens to it before the last step. Opened, a dict of those entries (in their
-    order) takes ``live``'s place. Without ``bulk``, all is pickled at once and :attr:`done` is True.
+    51-67 ms without. In parts: 1.8 ms at the start, then seven steps of 1.5-2.1 ms.
+
+    Made with ``bulk=(live, snapshot)``: ``live`` is a dict inside ``state`` and ``snapshot`` a copy
+    of it that nothing changes any more (``Blueprint.snapshot_state``). Everything else is pickled
+    at once, here, with ``live`` left out; each :meth:`step` then pickles the next ``PART_ENTRIES``
+    entries of ``snapshot``, and the caller goes on with its work in between. The checkpoint is the
+    state as it was when this was made, whatever happens to it before the last step. Opened, a dict
+    of those entries (in their order) takes ``live``'s place. Without ``bulk``, all is pickled at
+    once and :attr:`done` is True from the start.
     """
 
     def __init__(

@@ -146,3 +146,18 @@ def test_a_checkpoint_sealed_in_parts_is_refused_when_any_byte_changes() -> None
             open_checkpoint(bytes(tampered), secret=SECRET)
     with pytest.raises(CheckpointRefused, match="failed its HMAC signature check"):
         open_checkpoint(blob, secret="another secret of enough length")
+
+
+def test_a_snapshot_changed_while_it_is_sealed_fails_loudly() -> None:
+    """The snapshot must be a copy nothing changes (``Blueprint.snapshot_state``); if it changes all
+    the same, the sealing stops with an error rather than writing a mix of two states."""
+    customers = {f"C{i}": (float(i),) for i in range(20_000)}
+    snapshot = customers.copy()
+    sealing = checkpoint.Sealing(
+        {"customers": customers}, bulk=(customers, snapshot), deployment="churn", model_version=3,
+        offsets={"in:0": 42}, created_at=1000, secret=SECRET,
+    )  # fmt: skip
+    assert sealing.step() is False
+    del snapshot["C19999"]
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        sealing.blob()
