@@ -63,10 +63,16 @@ def median_figures(label: str, runs: Sequence[Figures]) -> Figures:
         p50_ms=_median([run.p50_ms for run in runs]),
         p99_ms=_median([run.p99_ms for run in runs]),
         rss_mb=max((run.rss_mb for run in runs if math.isfinite(run.rss_mb)), default=math.nan),
-        note="; ".join(
-            part for part in (f"median of {len(runs)} rounds" if len(runs) > 1 else "", runs[0].note) if part
-        ),
+        note=_rounds_note(runs),
     )
+
+
+def _rounds_note(runs: Sequence[Figures]) -> str:
+    """The note of a median row: how many rounds, then the first round's own note (named as such)."""
+    if len(runs) == 1:
+        return runs[0].note
+    first = f"; round 1: {runs[0].note}" if runs[0].note else ""
+    return f"median of {len(runs)} rounds{first}"
 
 
 def median_ratio(rounds: Sequence[Round]) -> tuple[float, str]:
