@@ -128,7 +128,9 @@ class ElasticityModel:
         key, price = _text(x, "product_id"), _number(x, "price")
         if key is None or price is None or price <= 0.0 or not math.isfinite(y) or y < 0.0:
             return
-        product = self.products.setdefault(key, _Product())
+        product = self.products.get(key)
+        if product is None:  # not setdefault: that would build a _Product at every row
+            product = self.products[key] = _Product()
         if product.category is None and product.weight == 0.0:  # fixed once the product is in a pool
             product.category = _text(x, "category")
         product.min_price, product.max_price = min(product.min_price, price), max(product.max_price, price)
@@ -166,7 +168,10 @@ class ElasticityModel:
     # -- internals ------------------------------------------------------------------------------
 
     def _category_pool(self, category: str) -> _Pool:
-        return self.categories.setdefault(category, _Pool())
+        pool = self.categories.get(category)
+        if pool is None:
+            pool = self.categories[category] = _Pool()
+        return pool
 
     def _elasticity(self, product: _Product) -> tuple[float, float]:
         """Posterior mean and standard deviation of the product's slope (see the module docstring)."""

@@ -16,7 +16,8 @@ list of the one-hot columns each row switches on (:func:`row_matrix`), and then:
   the additions differs from River's, so results agree to the last bits or so.
 - :func:`learn_linear` is what River's ``Pipeline.learn_many`` does with a frame of those rows:
   the scaler learns the batch (``ScaleAndEncode.learn_matrix``), then the linear model takes one
-  mini-batch step (its own ``learn_many``) on the scaled and one-hot columns.
+  mini-batch step on the scaled and one-hot columns: River's own ``learn_many`` arithmetic, run on
+  the matrix for plain SGD (the same to the bit, tested), else its ``learn_many`` of a DataFrame.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from river import optim
 
 from tracer.blueprints.base import Features
 
@@ -139,5 +141,31 @@ def learn_linear(route: ScaleAndEncode, glm: Any, rows: Sequence[Features], y: p
     encoded = np.zeros((len(rows), len(one_hot_columns)))
     for r, _, column in matrix.one_hot:
         encoded[r, one_hot_columns[column]] = 1.0
-    frame = pd.DataFrame(np.hstack([scaled, encoded]), columns=matrix.numeric + list(one_hot_columns))
-    glm.learn_many(frame, y.set_axis(frame.index))
+    columns = matrix.numeric + list(one_hot_columns)
+    cells = np.asfortranarray(np.hstack([scaled, encoded]))  # a DataFrame's layout: the same sums
+    plain = type(glm.optimizer) is optim.SGD and type(glm.initializer) is optim.initializers.Zeros
+    if plain and glm.l1 == 0 and len(set(columns)) == len(columns):
+        _sgd_step(glm, cells, columns, y)
+    else:
+        frame = pd.DataFrame(cells, columns=columns)
+        glm.learn_many(frame, y.set_axis(frame.index))
+
+
+def _sgd_step(glm: Any, cells: np.ndarray, columns: list[str], y: pd.Series) -> None:
+    """River's ``GLM.learn_many`` with plain SGD and no L1 (River 0.26), on the matrix itself: one step
+    along the batch's mean gradient, an unseen column starting at 0. Its expressions and their order
+    are kept, so every float comes out the same (tested); what goes is the DataFrame and its
+    unwrapping: 0.27 ms a call for 256 rows of 10 columns, against 0.03 ms here."""
+    glm._y_name = y.name
+    weights, optimizer = glm._weights, glm.optimizer
+    raw = cells @ weights.to_numpy(columns) + glm.intercept  # an unseen column weighs 0 (Zeros)
+    loss_gradient = glm.loss.gradient(y_true=y.to_numpy(), y_pred=raw)
+    loss_gradient = np.clip(loss_gradient, -glm.clip_gradient, glm.clip_gradient)
+    gradient = np.einsum("ij,i->j", cells, loss_gradient) / len(cells)
+    if glm.l2:
+        gradient += glm.l2 * weights.to_numpy(columns)
+    glm.intercept -= glm.intercept_lr.get(optimizer.n_iterations) * loss_gradient.mean()
+    rate = optimizer.learning_rate
+    for column, step in zip(columns, gradient.tolist(), strict=True):
+        weights[column] = weights.get(column, 0.0) - rate * step
+    optimizer.n_iterations += 1

@@ -113,6 +113,14 @@ class PriceMovementState:
 
     symbols: dict[str, _SymbolState] = field(default_factory=dict)
 
+    def history(self, symbol: str) -> _SymbolState:
+        """``symbol``'s history, started empty the first time it is seen. (``dict.setdefault`` would
+        build an empty one, deque and all, at every snapshot only to throw it away.)"""
+        history = self.symbols.get(symbol)
+        if history is None:
+            history = self.symbols[symbol] = _SymbolState()
+        return history
+
     def pending_count(self, symbol: str) -> int:
         """Predictions of ``symbol`` not yet settled."""
         return len(self.symbols[symbol].pending) if symbol in self.symbols else 0
@@ -226,7 +234,7 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
 
     def featurize(self, record: Record, state: PriceMovementState, params: Params) -> Features:
         """Features of one snapshot against its symbol's history; then the snapshot joins the history."""
-        symbol = state.symbols.setdefault(str(record["symbol"]), _SymbolState())
+        symbol = state.history(str(record["symbol"]))
         mid = float(record["mid"])
         mids = symbol.mids
         history = len(mids)
@@ -320,7 +328,7 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
         dead zone settle nothing. The symbol's queue keeps at most ``MAX_PENDING_PER_SYMBOL``
         predictions; the oldest are dropped (and counted) beyond that.
         """
-        symbol = state.symbols.setdefault(str(record["symbol"]), _SymbolState())
+        symbol = state.history(str(record["symbol"]))
         ts_ms = round(float(record["ts"]) * 1000)
         mid = float(record["mid"])
         horizon_ms = _horizon_seconds(params) * 1000

@@ -91,17 +91,44 @@ class ScaleAndEncode(base.MiniBatchTransformer):
         self.learn_matrix(numeric, values)
 
     def learn_matrix(self, numeric: list[str], values: np.ndarray) -> None:
-        """``learn_many`` of numeric columns ``numeric`` given as a float64 matrix (log1p applied, NaN missing)."""
+        """``learn_many`` of numeric columns ``numeric`` given as a float64 matrix (log1p applied, NaN missing).
+
+        River's ``StandardScaler.learn_many`` arithmetic on the matrix itself, without a DataFrame
+        (making and unwrapping one cost 0.14 ms for 256 rows of 10 columns, the arithmetic 0.05 ms):
+        the batch's means, variances and counts, merged into the running ones column by column. A column with gaps learns from its
+        present values only, as if it were a frame of its own."""
         if not len(values):
             return
         gaps = np.isnan(values)
         complete = [i for i in range(len(numeric)) if not gaps[:, i].any()]
         if complete:
-            self.scaler.learn_many(pd.DataFrame(values[:, complete], columns=[numeric[i] for i in complete]))
+            self._merge_batch([numeric[i] for i in complete], values[:, complete])
         for i, column in enumerate(numeric):  # a column with gaps learns from its present values only
             present = values[~gaps[:, i], i]
             if i not in complete and len(present):
-                self.scaler.learn_many(pd.DataFrame({column: present}))
+                self._merge_batch([column], present.reshape(-1, 1))
+
+    def _merge_batch(self, columns: list[str], batch: np.ndarray) -> None:
+        """``StandardScaler.learn_many`` (River 0.26, unwindowed, with std) of a complete matrix, its
+        expressions and their order kept, so every float comes out the same (tested)."""
+        scaler: Any = self.scaler
+        if getattr(scaler, "window_size", None) is not None or not getattr(scaler, "with_std", False):
+            scaler.learn_many(pd.DataFrame(batch, columns=columns))
+            return
+        counts, means, variances = scaler.counts, scaler.means, scaler.vars
+        batch = np.asfortranarray(batch)  # laid out as a DataFrame's values are: numpy sums the same way
+        new_means = np.nanmean(batch, axis=0)
+        new_vars = np.einsum("ij,ij->j", batch, batch) / len(batch) - new_means**2
+        new_counts = np.sum(~np.isnan(batch), axis=0)
+        for column, new_mean, new_var, new_count in zip(
+            columns, new_means, new_vars, new_counts, strict=True
+        ):
+            old_mean, old_var, old_count = means[column], variances[column], counts[column]
+            a = old_count / (old_count + new_count)
+            b = new_count / (old_count + new_count)
+            means[column] = (a * old_mean + b * new_mean).item()
+            variances[column] = (a * old_var + b * new_var + a * b * (old_mean - new_mean) ** 2).item()
+            counts[column] += new_count.item()
 
     def scale_matrix(self, numeric: list[str], values: np.ndarray) -> np.ndarray:
         """The numeric columns scaled as ``transform_one`` scales them; a missing (NaN) value is 0."""

@@ -105,6 +105,47 @@ def test_learn_rows_learns_what_learn_many_of_a_frame_learns(kind: str, seed: in
     assert rows_model.n_learned == frame_model.n_learned
 
 
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_learn_rows_is_rivers_own_learn_many_of_the_same_matrix_to_the_bit(kind: str, seed: int) -> None:
+    """The scaler's and the linear model's mini-batch arithmetic runs on the matrices themselves; River's
+    own ``learn_many``, given those matrices as DataFrames, must end with every float the same."""
+    model = _trained(kind, seed)
+    reference = copy.deepcopy(model)
+    route, glm = reference.estimator[0], reference.estimator[-1]
+    rng = random.Random(seed + 3)
+    for _ in range(3):
+        rows = [_row(rng) for _ in range(48)]
+        rows[7] = {**rows[7], "plan": "enterprise", "region_code": 3.0}  # new columns mid-stream
+        ys = [float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"] for row in rows]
+        model.learn_rows(rows, ys)
+
+        matrix = row_matrix(route, rows)
+        gaps = np.isnan(matrix.values)
+        complete = [i for i in range(len(matrix.numeric)) if not gaps[:, i].any()]
+        route.scaler.learn_many(
+            pd.DataFrame(matrix.values[:, complete], columns=[matrix.numeric[i] for i in complete])
+        )
+        for i, column in enumerate(matrix.numeric):  # a column with gaps: its present values alone
+            if i not in complete:
+                route.scaler.learn_many(pd.DataFrame({column: matrix.values[~gaps[:, i], i]}))
+        scaled = route.scale_matrix(matrix.numeric, matrix.values)
+        one_hot = list(dict.fromkeys(column for _, _, column in matrix.one_hot))
+        encoded = np.zeros((len(rows), len(one_hot)))
+        for r, _, column in matrix.one_hot:
+            encoded[r, one_hot.index(column)] = 1.0
+        frame = pd.DataFrame(np.hstack([scaled, encoded]), columns=matrix.numeric + one_hot)
+        glm.learn_many(frame, reference._targets(ys, frame.index))
+
+    scaler, other = model.estimator[0].scaler, route.scaler
+    assert (dict(scaler.counts), dict(scaler.means), dict(scaler.vars)) == (
+        dict(other.counts), dict(other.means), dict(other.vars))  # fmt: skip
+    mine = model.estimator[-1]
+    assert (mine.weights, mine.intercept, mine.optimizer.n_iterations) == (
+        glm.weights, glm.intercept, glm.optimizer.n_iterations)  # fmt: skip
+
+
 def test_an_adapter_pickled_before_final_was_kept_still_predicts() -> None:
     from river import preprocessing
 
