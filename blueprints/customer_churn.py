@@ -254,6 +254,12 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         """A shallow copy: each customer's entry is a tuple, replaced, never changed in place."""
         return state.copy()
 
+    def scratch_state(self, state: ChurnState, record: Record) -> ChurnState:
+        """The record's customer only: an HTTP prediction copies one entry, not every customer seen."""
+        customer = record["customer_id"]
+        seen = state.get(customer)
+        return {} if seen is None else {customer: seen}
+
     def featurize(self, record: Record, state: ChurnState, params: Params) -> Features:
         last_active: float = record["last_activity_date"]
         as_of: float = record["as_of_time"] if record["as_of_time"] is not None else last_active

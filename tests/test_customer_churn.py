@@ -80,6 +80,17 @@ def test_per_customer_state_sees_usage_decline_and_new_tickets() -> None:
     assert state["c1"][0] == datetime(2024, 4, 30, tzinfo=UTC).timestamp()
 
 
+def test_a_prediction_from_outside_the_stream_copies_its_customer_only() -> None:
+    state = CHURN.new_state(DEFAULTS)
+    for i in range(50):
+        CHURN.featurize(canonical(**customer(cust_id=f"c{i}")), state, DEFAULTS)
+    later = canonical(**customer(cust_id="c7", snapshot_date="2024-04-30", feature_usage=1220))
+    scratch = CHURN.scratch_state(state, later)
+    assert scratch == {"c7": state["c7"]}
+    assert CHURN.featurize(later, scratch, DEFAULTS) == CHURN.featurize(later, copy.deepcopy(state), DEFAULTS)
+    assert CHURN.scratch_state(state, canonical(**customer(cust_id="new"))) == {}
+
+
 def test_state_from_a_checkpoint_of_named_tuples_still_featurizes_the_same() -> None:
     """Checkpoints written before the per-customer state became plain tuples hold ``_Seen`` objects."""
     first, later = (
