@@ -32,6 +32,7 @@ from tenure, value, support and usage. A row without an as-of time has no label 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -110,6 +111,13 @@ rate and support tickets. A plain tuple: every checkpoint pickles the whole stat
 customers took 91 ms as NamedTuples (a Python call each) against 11 ms as tuples."""
 
 ChurnState = dict[str, Seen]
+
+MAX_CUSTOMERS = 500_000
+"""The most customers a deployment's state remembers (about 170 MB). Past it, about the tenth of
+them whose latest snapshot is oldest are forgotten at once (:func:`_forget_oldest`), so the state,
+and every checkpoint of it, stays bounded however many customers stream by. A forgotten customer
+who comes back is featurized as a new one: no usage decline or recent support rate on that first
+row back. Which customers go depends only on the state, so a replay forgets the same ones."""
 
 
 class _Seen(NamedTuple):
@@ -284,6 +292,8 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         seen = state.get(customer)
         if seen is None:
             state[customer] = (as_of, usage, usage_rate, tickets)
+            if len(state) > MAX_CUSTOMERS:
+                _forget_oldest(state)
             return features
         seen_s, seen_usage, seen_rate, seen_tickets = seen
         if as_of > seen_s:
@@ -402,6 +412,19 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         optional values are missing.
         """
         return _sample(n_rows, seed)
+
+
+def _forget_oldest(state: ChurnState) -> None:
+    """Forget the tenth of the customers whose latest snapshot is oldest; among those tied at the
+    cut, the smallest ids. By time and id, not by the dict's order, so any run forgets the same
+    ones (0.1-0.25 s for 500,000 customers, once per 50,000 new ones)."""
+    count = len(state) // 10
+    times = np.fromiter((seen[0] for seen in state.values()), dtype=np.float64, count=len(state))
+    cutoff = float(np.partition(times, count)[count])
+    older = [customer for customer, seen in state.items() if seen[0] < cutoff]
+    tied = heapq.nsmallest(count - len(older), (c for c, seen in state.items() if seen[0] == cutoff))
+    for customer in older + tied:
+        del state[customer]
 
 
 def _vector_names(ranked: list[tuple[float, str, bool]], features: Features) -> list[str]:

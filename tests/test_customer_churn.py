@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tracer.blueprints import registry
+from tracer.blueprints import customer_churn, registry
 from tracer.blueprints.customer_churn import ChurnOutput, CustomerChurn, _churn_window, _risk_level, _Seen
 from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.inputs import canonical_record, resolve_columns
@@ -89,6 +89,28 @@ def test_a_prediction_from_outside_the_stream_copies_its_customer_only() -> None
     assert scratch == {"c7": state["c7"]}
     assert CHURN.featurize(later, scratch, DEFAULTS) == CHURN.featurize(later, copy.deepcopy(state), DEFAULTS)
     assert CHURN.scratch_state(state, canonical(**customer(cust_id="new"))) == {}
+
+
+def test_the_state_is_bounded_forgetting_the_customers_seen_longest_ago(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(customer_churn, "MAX_CUSTOMERS", 100)
+    state = CHURN.new_state(DEFAULTS)
+    for day in range(101):  # customer c<day> last seen on day <day>: c0 is the oldest
+        CHURN.featurize(canonical(**customer(cust_id=f"c{day}", snapshot_date=f"2024-{1 + day // 28:02d}-{1 + day % 28:02d}")),
+                        state, DEFAULTS)  # fmt: skip
+    assert len(state) == 91 and not {f"c{day}" for day in range(10)} & set(state)
+    back = customer(cust_id="c3", snapshot_date="2024-06-01", feature_usage=1220)
+    assert "declining_usage" not in CHURN.featurize(canonical(**back), state, DEFAULTS), (
+        "a forgotten customer is new"
+    )
+    assert "declining_usage" in CHURN.featurize(canonical(**{**back, "cust_id": "c50"}), state, DEFAULTS)
+
+    tied: dict[str, Any] = {f"c{i:03d}": (5.0, None, None, None) for i in range(101)}
+    customer_churn._forget_oldest(tied)
+    assert sorted(tied) == [f"c{i:03d}" for i in range(10, 101)], (
+        "ties at the cut go by id, whatever the order"
+    )
 
 
 def test_state_from_a_checkpoint_of_named_tuples_still_featurizes_the_same() -> None:
