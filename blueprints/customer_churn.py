@@ -113,11 +113,11 @@ customers took 91 ms as NamedTuples (a Python call each) against 11 ms as tuples
 ChurnState = dict[str, Seen]
 
 MAX_CUSTOMERS = 500_000
-"""The most customers a deployment's state remembers (about 170 MB). Past it, about the tenth of
-them whose latest snapshot is oldest are forgotten at once (:func:`_forget_oldest`), so the state,
-and every checkpoint of it, stays bounded however many customers stream by. A forgotten customer
-who comes back is featurized as a new one: no usage decline or recent support rate on that first
-row back. Which customers go depends only on the state, so a replay forgets the same ones."""
+"""The most customers a deployment's state remembers (about 130 MB of entries). Past it, the tenth
+whose latest snapshot is oldest are forgotten at once (:func:`_forget_oldest`), so the state, and
+every checkpoint of it, stays bounded however many customers stream by. A forgotten customer who
+comes back is featurized as a new one: no usage decline or recent support rate on that first row
+back. Which customers go depends only on the state, so a replay forgets the same ones."""
 
 
 class _Seen(NamedTuple):
