@@ -134,9 +134,9 @@ def _json_rows(frame: pd.DataFrame) -> list[bytes]:
     return [json.dumps(row).encode() for row in clean.to_dict("records")]
 
 
-def prepare_data(work: Path, events: int) -> list[Workload]:
+def prepare_data(work: Path, events: int, paced_rows: int = PACED_ROWS) -> list[Workload]:
     """Write each workload's backlog and paced-load files (JSON lines) and describe its deployment."""
-    extra = PACED_ROWS
+    extra = paced_rows
     workloads = []
     for name, blueprint, topic, key, spec in (
         ("customer_churn", CustomerChurn, "bench.customers", "cust_id",

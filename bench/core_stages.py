@@ -1,0 +1,158 @@
+"""Where an event's time goes in Tracer's core, stage by stage (printed, not asserted).
+
+Run from the repository root::
+
+    .venv/bin/python bench/core_stages.py              # 20,000 events per workload, best of 3
+    .venv/bin/python bench/core_stages.py --events 5000
+
+No broker: the events of ``bench/throughput.py``'s workloads go through one deployment, block by
+block (256 events, as the scorer's learning blocks), and each stage of the core is timed on its own,
+in the order the core runs them:
+
+1. decode: the JSON bytes to a dict (``decode_row``);
+2. canonicalise: column resolution, coercion and validation (``Deployment.canonical_many``);
+3. features: the key, any self-labels and the blueprint's features, with its state (``_prepare``);
+4. score and explain: the model's outputs for the block, one matrix (``predict_rows``);
+5. outputs: the typed outputs, risk vectors and all (``postprocess_many``);
+6. learn: the block's outcomes (``Learning.learn_captured``);
+7. drift: the feature, prediction and concept detectors (``DriftMonitor``);
+8. encode: each prediction's JSON as the scorer publishes it.
+
+The whole core (``LiveDeployment.process``, as ``bench/throughput.py``'s contender c') runs on the
+same events; what it spends beyond the stages is its own bookkeeping (captures, joins, result
+objects). The garbage collector is set as the worker sets it. Each figure is the best of ``--runs`` passes, in microseconds per event. They say which
+per-event budget a target leaves and what fills it: ``1 / rate`` of the worker, against these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from common import print_table
+from pydantic_core import to_json
+from throughput import Workload, prepare_data
+
+from tracer.agents.worker import quiet_garbage_collector
+from tracer.online_models.batch import Source, decode_row
+from tracer.online_models.live import LiveDeployment, RoutedEvent
+from tracer.online_models.scored import Captured
+from tracer.schemas import DeploymentSpec
+
+__all__ = ["STAGES", "main", "stage_costs"]
+
+BLOCK = 256
+STAGES = ("decode", "canonicalise", "features", "score and explain", "outputs", "learn", "drift", "encode")
+MODEL_STAGES = ("score and explain", "learn")
+"""What River alone does per event (``bench/throughput.py``'s contender c: predict_one + learn_one)."""
+
+
+def _core_pass(load: Workload, values: Sequence[bytes]) -> float:
+    """Seconds for ``LiveDeployment.process`` over ``values``, blocks of ``BLOCK``, from a fresh deployment."""
+    live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
+    events = [RoutedEvent(v, None, Source(load.topic, 0, i), 0) for i, v in enumerate(values)]
+    started = time.perf_counter()
+    for start in range(0, len(events), BLOCK):
+        live.process(events[start : start + BLOCK], now_ms=0)
+    return time.perf_counter() - started
+
+
+def _stages_pass(load: Workload, values: Sequence[bytes]) -> dict[str, float]:
+    """Seconds per stage over ``values``, block by block, from a fresh deployment."""
+    live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
+    deployment, monitor = live.live, live.monitor
+    blueprint, params, model = deployment.blueprint, deployment.params, deployment.model
+    waiting: dict[str, Captured] = {}  # self-labelled predictions not yet settled, by key
+    spent: dict[str, float] = defaultdict(float)
+    position = 0
+    for start in range(0, len(values), BLOCK):
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            spent[stage] += now - clock
+            clock = now
+
+        rows = [decode_row(value) for value in values[start : start + BLOCK]]
+        lap("decode")
+        valid = [row for row in rows if isinstance(row, dict)]  # the workloads' rows all are
+        records = [record for _, record in deployment.canonical_many(valid) if isinstance(record, dict)]
+        lap("canonicalise")
+        prepared = [deployment._prepare(record) for record in records]
+        features = [entry[2] for entry in prepared]
+        lap("features")
+        scores = model.predict_rows(features)  # type: ignore[attr-defined]
+        lap("score and explain")
+        outputs = blueprint.postprocess_many(scores, features, model, params)
+        lap("outputs")
+        pairs: list[tuple[Captured, float]] = []
+        for (key, revealed, x, time_s), record, score in zip(prepared, records, scores, strict=True):
+            for earlier, settled in revealed:
+                if (captured := waiting.pop(earlier, None)) is not None:
+                    pairs.append((captured, settled))
+            own = blueprint.label_of(record, params)
+            if own is None:
+                waiting[key] = Captured(key, x, score, time_s, 1)
+            else:
+                pairs.append((Captured(key, x, score, time_s, 1), float(own)))
+        deployment.learn_captured(pairs)
+        lap("learn")
+        monitor.observe_features_many(features, start_position=position, ts_ms=0)
+        monitor.observe_predictions_many(scores, start_position=position, ts_ms=0)
+        for captured, y in pairs:
+            monitor.observe_error((captured.score >= 0.5) != (y >= 0.5), position=position, ts_ms=0)
+        lap("drift")
+        for (key, *_), output in zip(prepared, outputs, strict=True):
+            to_json({"deployment": "d", "blueprint": blueprint.id, "model_version": 1, "key": key, "output": output,
+                     "latency_ms": 3, "ts": 0, "source": {"topic": load.topic, "partition": 0, "offset": 7}})  # fmt: skip
+        lap("encode")
+        position += len(rows)
+    return spent
+
+
+def stage_costs(load: Workload, values: Sequence[bytes], runs: int) -> dict[str, float]:
+    """Microseconds per event of each stage and of the whole core (``core``), best of ``runs`` passes."""
+    best: dict[str, float] = {}
+    for _ in range(runs):
+        for stage, seconds in {**_stages_pass(load, values), "core": _core_pass(load, values)}.items():
+            best[stage] = min(best.get(stage, seconds), seconds)
+    return {stage: seconds * 1e6 / len(values) for stage, seconds in best.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="Events per workload (default 20000).")
+    parser.add_argument("--runs", type=int, default=3, help="Passes per figure; the best counts (default 3).")
+    args = parser.parse_args(argv)
+    quiet_garbage_collector()  # as the worker runs: collections would land in whichever stage allocates
+    with tempfile.TemporaryDirectory(prefix="tracer-stages-") as work:
+        loads = prepare_data(Path(work), args.events, paced_rows=0)
+        costs = {
+            load.name: stage_costs(load, load.backlog.read_bytes().splitlines(), args.runs) for load in loads
+        }
+    names = list(costs)
+
+    def total(stages: Sequence[str]) -> list[str]:
+        return [f"{sum(costs[name][stage] for stage in stages):.2f}" for name in names]
+
+    inside = STAGES[:-1]  # encoding is the scorer's, when it publishes
+    rows: list[list[Any]] = [[stage, *(f"{costs[name][stage]:.2f}" for name in names)] for stage in STAGES]
+    rows += [
+        ["stages 1-7 (the core's)", *total(inside)],
+        ["whole core (LiveDeployment.process)", *(f"{costs[name]['core']:.2f}" for name in names)],
+        ["  its own bookkeeping", *(f"{costs[name]['core'] - float(t):.2f}" for name, t in zip(names, total(inside), strict=True))],
+        ["the model's work (score and explain, learn)", *total(MODEL_STAGES)],
+        ["the product's work around it (the other stages)", *total([s for s in STAGES if s not in MODEL_STAGES])],
+    ]  # fmt: skip
+    print_table(f"Core stages, microseconds per event ({args.events:,} events, best of {args.runs})",
+                ["stage", *names], rows)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
