@@ -20,8 +20,9 @@ in the order the core runs them:
 
 The whole core (``LiveDeployment.process``, as ``bench/throughput.py``'s contender c') runs on the
 same events; what it spends beyond the stages is its own bookkeeping (captures, joins, result
-objects). The garbage collector is set as the worker sets it. Each figure is the best of ``--runs`` passes, in microseconds per event. They say which
-per-event budget a target leaves and what fills it: ``1 / rate`` of the worker, against these.
+objects). The garbage collector is set as the worker sets it. Each figure is the best of
+``--runs`` passes, in microseconds per event: set against the per-event budget a target leaves
+(``1 / rate``), they say what fills it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from tracer.online_models.live import LiveDeployment, RoutedEvent
 from tracer.online_models.scored import Captured
 from tracer.schemas import DeploymentSpec
 
-__all__ = ["STAGES", "main", "stage_costs"]
+__all__ = ["STAGES", "core_pass", "main", "stage_costs", "stages_pass"]
 
 BLOCK = 256
 STAGES = ("decode", "canonicalise", "features", "score and explain", "outputs", "learn", "drift", "encode")
@@ -52,18 +53,20 @@ MODEL_STAGES = ("score and explain", "learn")
 """What River alone does per event (``bench/throughput.py``'s contender c: predict_one + learn_one)."""
 
 
-def _core_pass(load: Workload, values: Sequence[bytes]) -> float:
-    """Seconds for ``LiveDeployment.process`` over ``values``, blocks of ``BLOCK``, from a fresh deployment."""
+def core_pass(load: Workload, values: Sequence[bytes]) -> tuple[float, LiveDeployment]:
+    """Seconds for ``LiveDeployment.process`` over ``values``, blocks of ``BLOCK``, from a fresh
+    deployment; and the deployment."""
     live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
     events = [RoutedEvent(v, None, Source(load.topic, 0, i), 0) for i, v in enumerate(values)]
     started = time.perf_counter()
     for start in range(0, len(events), BLOCK):
         live.process(events[start : start + BLOCK], now_ms=0)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, live
 
 
-def _stages_pass(load: Workload, values: Sequence[bytes]) -> dict[str, float]:
-    """Seconds per stage over ``values``, block by block, from a fresh deployment."""
+def stages_pass(load: Workload, values: Sequence[bytes]) -> tuple[dict[str, float], LiveDeployment]:
+    """Seconds per stage over ``values``, block by block, from a fresh deployment; and the deployment,
+    which has learned what :func:`core_pass`'s learns (tested)."""
     live = LiveDeployment(DeploymentSpec.model_validate(load.spec))
     deployment, monitor = live.live, live.monitor
     blueprint, params, model = deployment.blueprint, deployment.params, deployment.model
@@ -108,19 +111,20 @@ def _stages_pass(load: Workload, values: Sequence[bytes]) -> dict[str, float]:
         for captured, y in pairs:
             monitor.observe_error((captured.score >= 0.5) != (y >= 0.5), position=position, ts_ms=0)
         lap("drift")
+        source = {"topic": load.topic, "partition": 0, "offset": 7}
         for (key, *_), output in zip(prepared, outputs, strict=True):
-            to_json({"deployment": "d", "blueprint": blueprint.id, "model_version": 1, "key": key, "output": output,
-                     "latency_ms": 3, "ts": 0, "source": {"topic": load.topic, "partition": 0, "offset": 7}})  # fmt: skip
+            to_json({"deployment": "d", "blueprint": blueprint.id, "model_version": 1, "key": key,
+                     "output": output, "latency_ms": 3, "ts": 0, "source": source})  # fmt: skip
         lap("encode")
         position += len(rows)
-    return spent
+    return spent, live
 
 
 def stage_costs(load: Workload, values: Sequence[bytes], runs: int) -> dict[str, float]:
     """Microseconds per event of each stage and of the whole core (``core``), best of ``runs`` passes."""
     best: dict[str, float] = {}
     for _ in range(runs):
-        for stage, seconds in {**_stages_pass(load, values), "core": _core_pass(load, values)}.items():
+        for stage, seconds in {**stages_pass(load, values)[0], "core": core_pass(load, values)[0]}.items():
             best[stage] = min(best.get(stage, seconds), seconds)
     return {stage: seconds * 1e6 / len(values) for stage, seconds in best.items()}
 
@@ -137,19 +141,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             load.name: stage_costs(load, load.backlog.read_bytes().splitlines(), args.runs) for load in loads
         }
     names = list(costs)
-
-    def total(stages: Sequence[str]) -> list[str]:
-        return [f"{sum(costs[name][stage] for stage in stages):.2f}" for name in names]
-
     inside = STAGES[:-1]  # encoding is the scorer's, when it publishes
+    around = [stage for stage in STAGES if stage not in MODEL_STAGES]
+
+    def summed(name: str, stages: Sequence[str]) -> float:
+        return sum(costs[name][stage] for stage in stages)
+
+    summaries = {
+        "stages 1-7 (the core's)": {name: summed(name, inside) for name in names},
+        "whole core (LiveDeployment.process)": {name: costs[name]["core"] for name in names},
+        "  its own bookkeeping": {name: costs[name]["core"] - summed(name, inside) for name in names},
+        "the model's work (score and explain, learn)": {name: summed(name, MODEL_STAGES) for name in names},
+        "the product's work around it (the other stages)": {name: summed(name, around) for name in names},
+    }
     rows: list[list[Any]] = [[stage, *(f"{costs[name][stage]:.2f}" for name in names)] for stage in STAGES]
-    rows += [
-        ["stages 1-7 (the core's)", *total(inside)],
-        ["whole core (LiveDeployment.process)", *(f"{costs[name]['core']:.2f}" for name in names)],
-        ["  its own bookkeeping", *(f"{costs[name]['core'] - float(t):.2f}" for name, t in zip(names, total(inside), strict=True))],
-        ["the model's work (score and explain, learn)", *total(MODEL_STAGES)],
-        ["the product's work around it (the other stages)", *total([s for s in STAGES if s not in MODEL_STAGES])],
-    ]  # fmt: skip
+    rows += [[label, *(f"{values[name]:.2f}" for name in names)] for label, values in summaries.items()]
     print_table(f"Core stages, microseconds per event ({args.events:,} events, best of {args.runs})",
                 ["stage", *names], rows)  # fmt: skip
 

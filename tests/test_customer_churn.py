@@ -97,8 +97,8 @@ def test_the_state_is_bounded_forgetting_the_customers_seen_longest_ago(
     monkeypatch.setattr(customer_churn, "MAX_CUSTOMERS", 100)
     state = CHURN.new_state(DEFAULTS)
     for day in range(101):  # customer c<day> last seen on day <day>: c0 is the oldest
-        CHURN.featurize(canonical(**customer(cust_id=f"c{day}", snapshot_date=f"2024-{1 + day // 28:02d}-{1 + day % 28:02d}")),
-                        state, DEFAULTS)  # fmt: skip
+        snapshot = f"2024-{1 + day // 28:02d}-{1 + day % 28:02d}"
+        CHURN.featurize(canonical(**customer(cust_id=f"c{day}", snapshot_date=snapshot)), state, DEFAULTS)
     assert len(state) == 91 and not {f"c{day}" for day in range(10)} & set(state)
     back = customer(cust_id="c3", snapshot_date="2024-06-01", feature_usage=1220)
     assert "declining_usage" not in CHURN.featurize(canonical(**back), state, DEFAULTS), (
