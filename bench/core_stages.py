@@ -41,7 +41,7 @@ from throughput import Workload, prepare_data
 
 from tracer.agents.worker import quiet_garbage_collector
 from tracer.online_models.batch import Source, decode_row
-from tracer.online_models.live import LiveDeployment, RoutedEvent
+from tracer.online_models.live import LiveDeployment, RoutedEvent, _error_of
 from tracer.online_models.scored import Captured
 from tracer.schemas import DeploymentSpec
 
@@ -106,10 +106,10 @@ def stages_pass(load: Workload, values: Sequence[bytes]) -> tuple[dict[str, floa
                 pairs.append((Captured(key, x, score, time_s, 1), float(own)))
         deployment.learn_captured(pairs)
         lap("learn")
-        monitor.observe_features_many(features, start_position=position, ts_ms=0)
+        monitor.observe_features_many(features, start_position=position, ts_ms=0)  # neither exempts any
         monitor.observe_predictions_many(scores, start_position=position, ts_ms=0)
         for captured, y in pairs:
-            monitor.observe_error((captured.score >= 0.5) != (y >= 0.5), position=position, ts_ms=0)
+            monitor.observe_error(_error_of(live.task, captured.score, y), position=position, ts_ms=0)
         lap("drift")
         source = {"topic": load.topic, "partition": 0, "offset": 7}
         for (key, *_), output in zip(prepared, outputs, strict=True):
