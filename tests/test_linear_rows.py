@@ -82,6 +82,14 @@ def test_other_pipelines_fall_back_to_predict_many() -> None:
     assert model.predict_rows(rows) == pytest.approx([model.predict_one(row) for row in rows], rel=1e-9)
 
 
+def _batch(kind: str, rng: random.Random) -> tuple[list[Features], list[float]]:
+    """48 rows and their targets; one row brings columns the model has not seen (new mid-stream)."""
+    rows = [_row(rng) for _ in range(48)]
+    rows[5] = {**rows[5], "plan": "enterprise", "region_code": 3.0}
+    ys = [float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"] for row in rows]
+    return rows, ys
+
+
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000))
@@ -90,9 +98,7 @@ def test_learn_rows_learns_what_learn_many_of_a_frame_learns(kind: str, seed: in
     frame_model = copy.deepcopy(rows_model)
     rng = random.Random(seed + 2)
     for _ in range(4):
-        rows = [_row(rng) for _ in range(48)]
-        rows[5] = {**rows[5], "plan": "enterprise", "region_code": 3.0}  # new columns mid-stream
-        ys = [float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"] for row in rows]
+        rows, ys = _batch(kind, rng)
         rows_model.learn_rows(rows, ys)
         frame_model.learn_many(pd.DataFrame.from_records(rows), ys)
     scaler, other = rows_model.estimator[0].scaler, frame_model.estimator[0].scaler
@@ -116,9 +122,7 @@ def test_learn_rows_is_rivers_own_learn_many_of_the_same_matrix_to_the_bit(kind:
     route, glm = reference.estimator[0], reference.estimator[-1]
     rng = random.Random(seed + 3)
     for _ in range(3):
-        rows = [_row(rng) for _ in range(48)]
-        rows[7] = {**rows[7], "plan": "enterprise", "region_code": 3.0}  # new columns mid-stream
-        ys = [float(row.get("usage", 0.0) > 5) if kind == "classifier" else row["spend"] for row in rows]
+        rows, ys = _batch(kind, rng)
         model.learn_rows(rows, ys)
 
         matrix = row_matrix(route, rows)
