@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tracer.agents.kafka_local import LocalKafka, broker_answers
 from tracer.agents.replay import Record, produce_file, read_records
 from tracer.agents.settings import Settings
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.online_models.metrics import BinaryMetrics
 
 __all__ = ["DemoSummary", "run_demo", "sample_path"]

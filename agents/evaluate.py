@@ -168,7 +168,7 @@ def _coerce(text: str, spec: ParamSpec) -> ParamValue:
 def parse_param(text: str, specs: Sequence[ParamSpec], blueprint_id: str) -> tuple[str, ParamValue]:
     """``k=v`` typed by the blueprint's ParamSpec ``k`` (``"300"`` -> ``300`` for an int parameter).
 
-    >>> from tracer.blueprints.price_movement import PriceMovement
+    >>> from tracer.blueprints.recipes.price_movement import PriceMovement
     >>> parse_param("horizonSeconds=300", PriceMovement.parameters, "price_movement")
     ('horizonSeconds', 300)
     """

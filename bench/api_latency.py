@@ -33,7 +33,7 @@ from typing import Any
 import aiohttp
 
 from tracer.agents.kafka_local import LocalKafka, broker_answers, free_port, free_port_pair
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 KEY = f"bench-{uuid.uuid4().hex}"
 

@@ -45,14 +45,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import roc_auc_score
 
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Record
-from tracer.blueprints.customer_churn import CustomerChurn
-from tracer.blueprints.elasticity_model import ElasticityModel
+from tracer.blueprints.engines.elasticity_model import ElasticityModel
+from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode
 from tracer.blueprints.errors import InputError
 from tracer.blueprints.inputs import canonical_frame, resolve_columns
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode
-from tracer.blueprints.price_movement import PriceMovement
-from tracer.blueprints.price_optimization import SAMPLE_ELASTICITIES, PriceOptimization
-from tracer.blueprints.revenue_forecast import RevenueForecast
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement
+from tracer.blueprints.recipes.price_optimization import SAMPLE_ELASTICITIES, PriceOptimization
+from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
 from tracer.online_models import Deployment, Scored
 
 SEED = 0

@@ -88,8 +88,8 @@ from worker_profile import profile_worker
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
 from tracer.agents.topics import ensure_topics
 from tracer.blueprints.base import Blueprint, Features
-from tracer.blueprints.customer_churn import CustomerChurn
-from tracer.blueprints.price_movement import PriceMovement
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement
 from tracer.online_models import Deployment, Scored
 from tracer.online_models.batch import Source
 from tracer.online_models.live import LiveDeployment, RoutedEvent

@@ -1,7 +1,7 @@
 """Blueprints: declarative recipes for one business question each, and their registry.
 
 ``tracer.blueprints.registry`` lists and finds them; :mod:`~tracer.blueprints.inputs` maps a
-user's columns onto a blueprint's inputs; :mod:`~tracer.blueprints.models` adapts River
+user's columns onto a blueprint's inputs; :mod:`~tracer.blueprints.engines.models` adapts River
 estimators to the :class:`~tracer.blueprints.base.OnlineModel` verbs.
 """
 
@@ -20,6 +20,7 @@ from tracer.blueprints.base import (
     StandIn,
     Task,
 )
+from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 from tracer.blueprints.errors import (
     BlueprintNotFound,
     InputError,
@@ -29,7 +30,6 @@ from tracer.blueprints.errors import (
     TracerError,
 )
 from tracer.blueprints.inputs import ColumnResolution, canonical_frame, canonical_record, resolve_columns
-from tracer.blueprints.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 from tracer.blueprints.registry import categories, get, ids
 
 __all__ = [

@@ -18,7 +18,7 @@ Two steps, so the per-record path stays a tight loop:
    ``missing_field`` for a required one. Infinity is ``non_finite``; a value of the wrong kind is
    ``wrong_type``, and the error names the column, the row and the value.
 
->>> from tracer.blueprints.customer_churn import CustomerChurn
+>>> from tracer.blueprints.recipes.customer_churn import CustomerChurn
 >>> resolution = resolve_columns(CustomerChurn, ["Cust ID", "last_login", "signup_date", "total_spend"])
 >>> resolution.columns["customer_id"], resolution.columns["last_activity_date"]
 ('Cust ID', 'last_login')

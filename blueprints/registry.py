@@ -23,10 +23,10 @@ from tracer.blueprints.errors import BlueprintNotFound
 __all__ = ["REGISTERED", "categories", "get", "ids", "list"]
 
 REGISTERED: tuple[str, ...] = (
-    "tracer.blueprints.customer_churn:CustomerChurn",
-    "tracer.blueprints.revenue_forecast:RevenueForecast",
-    "tracer.blueprints.price_optimization:PriceOptimization",
-    "tracer.blueprints.price_movement:PriceMovement",
+    "tracer.blueprints.recipes.customer_churn:CustomerChurn",
+    "tracer.blueprints.recipes.revenue_forecast:RevenueForecast",
+    "tracer.blueprints.recipes.price_optimization:PriceOptimization",
+    "tracer.blueprints.recipes.price_movement:PriceMovement",
 )  # fmt: skip
 """``module:Class`` of every registered blueprint, one per line."""
 

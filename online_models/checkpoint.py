@@ -87,7 +87,30 @@ class _LeavingOut(pickle.Pickler):
         return _BULK if obj is self._left_out else None
 
 
-class _FillingIn(pickle.Unpickler):
+MOVED_MODULES = {
+    f"tracer.blueprints.{name}": f"tracer.blueprints.{folder}.{name}"
+    for folder, names in (
+        ("recipes", ("customer_churn", "revenue_forecast", "price_optimization", "price_movement")),
+        ("engines", ("models", "scale_encode", "linear_rows", "logistic_sequence", "seasonal_forecaster",
+                     "elasticity_model", "series_statistics")),
+    )
+    for name in names
+}  # fmt: skip
+"""Where a module that checkpoints name moved: recipes and engines took folders of their own."""
+
+
+class _Renaming(pickle.Unpickler):
+    """Unpickles classes from where they live now, for checkpoints written before a module moved."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED_MODULES.get(module, module), name)
+
+
+def _loads(data: bytes) -> Any:
+    return _Renaming(io.BytesIO(data)).load()
+
+
+class _FillingIn(_Renaming):
     def __init__(self, file: io.BytesIO, filling: dict[Any, Any]) -> None:
         super().__init__(file)
         self._filling = filling
@@ -218,13 +241,13 @@ def _frames(data: bytes) -> list[bytes]:
 def _unpickle(magic: bytes, payload: bytes) -> Any:
     """The state of a verified payload: one pickle (TRC1), or a pickle and the parts of its left-out dict."""
     if magic == MAGIC:
-        return pickle.loads(payload)
+        return _loads(payload)
     frames = _frames(payload)
     if not frames:
         raise CheckpointRefused("checkpoint in parts has no payload")
     filling: dict[Any, Any] = {}
     for frame in frames[1:]:
-        filling.update(pickle.loads(frame))  # parts in the order of the dict's entries
+        filling.update(_loads(frame))  # parts in the order of the dict's entries
     return _FillingIn(io.BytesIO(frames[0]), filling).load()
 
 

@@ -21,7 +21,7 @@ oldest is evicted past that) and expire ``pending_ttl_s`` seconds of event time 
 record's time. Evictions, expiries and replaced captures are counted in ``counters()``, never
 dropped silently.
 
->>> from tracer.blueprints.customer_churn import CustomerChurn
+>>> from tracer.blueprints.recipes.customer_churn import CustomerChurn
 >>> deployment = Deployment(CustomerChurn, {"predictionWindow": "60_days"})
 >>> report = deployment.replay(CustomerChurn().sample(3000, seed=7))
 >>> report.n_rows == report.n_scored + report.n_errors, round(report.metrics["auc"], 2)

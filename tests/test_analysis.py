@@ -21,10 +21,10 @@ from tracer.blueprints.analysis import (
     profile_columns,
     render_table,
 )
-from tracer.blueprints.customer_churn import CustomerChurn
-from tracer.blueprints.price_movement import PriceMovement
 from tracer.blueprints.profiling import SAMPLE_ROWS, name_tokens, time_series_profile
-from tracer.blueprints.revenue_forecast import RevenueForecast
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement
+from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
 
 RNG_SEED = 11
 

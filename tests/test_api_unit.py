@@ -34,8 +34,8 @@ from tracer.agents.app import make_app
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.scoring import Owned, ScoringService
 from tracer.agents.settings import Settings, Topics
-from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.profiling import profile_dataset
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.online_models.live import LiveDeployment
 from tracer.schemas import DeploymentSpec, LabelSource
 

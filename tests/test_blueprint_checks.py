@@ -25,9 +25,9 @@ import tracer.blueprints as blueprints_package
 import tracer.online_models as online_models_package
 from tracer.blueprints import registry
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, Record
-from tracer.blueprints.customer_churn import ChurnOutput, ChurnState, CustomerChurn
 from tracer.blueprints.inputs import blueprint_inputs, canonical_record, resolve_columns
-from tracer.blueprints.price_movement import PriceMovement, PriceMovementState
+from tracer.blueprints.recipes.customer_churn import ChurnOutput, ChurnState, CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement, PriceMovementState
 from tracer.online_models import Deployment, Scored
 
 AnyBlueprint = type[Blueprint[Any, Any]]

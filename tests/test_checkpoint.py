@@ -151,3 +151,17 @@ def test_a_snapshot_changed_while_it_is_sealed_fails_loudly() -> None:
     del snapshot["C19999"]
     with pytest.raises(RuntimeError, match="changed size during iteration"):
         sealing.blob()
+
+
+def test_a_checkpoint_written_before_recipes_and_engines_moved_still_opens() -> None:
+    """Classes pickled under their old modules (``tracer.blueprints.customer_churn``) load from the new."""
+    from tracer.blueprints.engines.scale_encode import ScaleAndEncode
+    from tracer.blueprints.recipes.customer_churn import CustomerChurn
+    from tracer.online_models.checkpoint import MAGIC, MOVED_MODULES, _unpickle
+
+    text = pickle.dumps((CustomerChurn(), ScaleAndEncode()), protocol=0)
+    for old, new in MOVED_MODULES.items():
+        text = text.replace(f"c{new}\n".encode(), f"c{old}\n".encode())
+    assert b"ctracer.blueprints.customer_churn\n" in text and b"ctracer.blueprints.engines" not in text
+    blueprint, scaler = _unpickle(MAGIC, text)
+    assert type(blueprint) is CustomerChurn and type(scaler) is ScaleAndEncode

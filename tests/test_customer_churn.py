@@ -11,10 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tracer.blueprints import customer_churn, registry
-from tracer.blueprints.customer_churn import ChurnOutput, CustomerChurn, _churn_window, _risk_level, _Seen
+from tracer.blueprints import registry
 from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.inputs import canonical_record, resolve_columns
+from tracer.blueprints.recipes import customer_churn
+from tracer.blueprints.recipes.customer_churn import (
+    ChurnOutput,
+    CustomerChurn,
+    _churn_window,
+    _risk_level,
+    _Seen,
+)
 from tracer.online_models import Deployment
 
 DAY = 86_400.0

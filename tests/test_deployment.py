@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from river import compose, linear_model, optim, preprocessing
 
-import tracer.blueprints.models as models_module
+import tracer.blueprints.engines.models as models_module
+import tracer.blueprints.engines.scale_encode as scale_encode_module
 import tracer.blueprints.registry as registry_module
-import tracer.blueprints.scale_encode as scale_encode_module
 import tracer.online_models.deployment as deployment_module
 from tracer.blueprints.base import Features, Params, Record
-from tracer.blueprints.customer_churn import ChurnOutput, ChurnState, CustomerChurn
+from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 from tracer.blueprints.errors import InputError, InvalidValueError, MissingInputsError
-from tracer.blueprints.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
+from tracer.blueprints.recipes.customer_churn import ChurnOutput, ChurnState, CustomerChurn
 from tracer.online_models import MIN_FRAME_ROWS, Captured, Deployment, Scored
 from tracer.schemas import ReasonCode
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 from tracer.agents import evaluate
 from tracer.agents.cli_evaluate import analyze_command, eval_command
 from tracer.agents.evaluate import DEFAULT_GATES, Gate, parse_gate
-from tracer.blueprints.customer_churn import CustomerChurn
-from tracer.blueprints.price_movement import PriceMovement
-from tracer.blueprints.revenue_forecast import RevenueForecast
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement
+from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
 
 CHURN_ROWS = 3000
 

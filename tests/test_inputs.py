@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracer.blueprints.inputs as inputs_module
-from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.errors import InputError, InvalidValueError, MissingInputsError
 from tracer.blueprints.inputs import (
     canonical_frame,
@@ -23,6 +22,7 @@ from tracer.blueprints.inputs import (
     normalize_name,
     resolve_columns,
 )
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.schemas import ReasonCode
 
 BASE = {"customer": "c1", "last_login": "2024-03-01", "signup_date": "2023-03-01", "total_spend": 100}

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from river import linear_model, optim
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.linear_rows import _numeric_matrix, _split_rows, row_matrix
-from tracer.blueprints.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
+from tracer.blueprints.engines.linear_rows import _numeric_matrix, _split_rows, row_matrix
+from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 
 NUMERIC = ("usage", "spend", "tickets", "constant")
 PLANS = ("basic", "pro", "team")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tracer.blueprints.customer_churn import CustomerChurn
 from tracer.blueprints.errors import InputError
-from tracer.blueprints.price_movement import PriceMovement
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.price_movement import PriceMovement
 from tracer.drift import ReactionAction, ReactionMachine
 from tracer.online_models.batch import Source
 from tracer.online_models.deployment import Deployment

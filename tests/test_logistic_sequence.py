@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from river import compose, linear_model, optim
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.logistic_sequence import learns_exactly
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode
+from tracer.blueprints.engines.logistic_sequence import learns_exactly
+from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode
 from tracer.online_models.learning import Learning
 from tracer.online_models.scored import Captured
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracer.blueprints import price_movement
 from tracer.blueprints.base import OnlineModel
 from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.inputs import canonical_frame, resolve_columns
-from tracer.blueprints.price_movement import FEATURE_NAMES, PriceMovement, PriceMovementOutput
+from tracer.blueprints.recipes import price_movement
+from tracer.blueprints.recipes.price_movement import FEATURE_NAMES, PriceMovement, PriceMovementOutput
 from tracer.schemas import MarketSnapshot
 
 BP = PriceMovement()

@@ -19,11 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracer.blueprints import elasticity_model, price_optimization
 from tracer.blueprints.base import OnlineModel
-from tracer.blueprints.elasticity_model import ElasticityModel, ProductEstimate
+from tracer.blueprints.engines import elasticity_model
+from tracer.blueprints.engines.elasticity_model import ElasticityModel, ProductEstimate
 from tracer.blueprints.errors import ParameterError
-from tracer.blueprints.price_optimization import (
+from tracer.blueprints.recipes import price_optimization
+from tracer.blueprints.recipes.price_optimization import (
     SAMPLE_ELASTICITIES,
     PriceOptimization,
     PriceOptimizationOutput,

@@ -19,12 +19,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracer.blueprints import revenue_forecast, seasonal_forecaster, series_statistics
 from tracer.blueprints.base import OnlineModel
+from tracer.blueprints.engines import seasonal_forecaster, series_statistics
+from tracer.blueprints.engines.seasonal_forecaster import SeasonalForecaster
+from tracer.blueprints.engines.series_statistics import granularity_of
 from tracer.blueprints.errors import ParameterError
-from tracer.blueprints.revenue_forecast import SAMPLE_WEEKLY_PATTERN, RevenueForecast, RevenueForecastOutput
-from tracer.blueprints.seasonal_forecaster import SeasonalForecaster
-from tracer.blueprints.series_statistics import granularity_of
+from tracer.blueprints.recipes import revenue_forecast
+from tracer.blueprints.recipes.revenue_forecast import (
+    SAMPLE_WEEKLY_PATTERN,
+    RevenueForecast,
+    RevenueForecastOutput,
+)
 
 BP = RevenueForecast()
 DAY = 86_400.0

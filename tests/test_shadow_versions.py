@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.online_models.batch import Source
 from tracer.online_models.deployment import Deployment
 from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent

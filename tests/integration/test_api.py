@@ -28,7 +28,7 @@ import pytest
 from tests.integration import workers
 from tests.kafka_helpers import produce
 from tracer.agents.registry_topic import read_registry
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

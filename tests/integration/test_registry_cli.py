@@ -13,7 +13,7 @@ import pytest
 from tests.integration import workers
 from tests.kafka_helpers import produce
 from tracer.agents.topics import ensure_topics
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 pytestmark = pytest.mark.kafka
 

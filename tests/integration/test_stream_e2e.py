@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration import workers
 from tracer.agents.topics import ensure_topics
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.schemas import ReasonCode
 
 pytestmark = [

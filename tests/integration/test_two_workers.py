@@ -14,7 +14,7 @@ from tests.integration import workers
 from tests.kafka_helpers import produce
 from tracer.agents.routing import routed_partition
 from tracer.agents.topics import ensure_topics
-from tracer.blueprints.customer_churn import CustomerChurn
+from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 pytestmark = pytest.mark.kafka
 

@@ -33,7 +33,7 @@ from river import linear_model, optim, utils
 from tracer.blueprints.base import Features
 
 if TYPE_CHECKING:
-    from tracer.blueprints.scale_encode import RiverX, ScaleAndEncode
+    from tracer.blueprints.engines.scale_encode import RiverX, ScaleAndEncode
 
 __all__ = ["learn_in_order", "learns_exactly"]
 

@@ -55,8 +55,8 @@ from tracer.blueprints.base import (
     Record,
     StandIn,
 )
-from tracer.blueprints.linear_rows import LinearBlock
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
+from tracer.blueprints.engines.linear_rows import LinearBlock
+from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]

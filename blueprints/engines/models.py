@@ -40,9 +40,9 @@ import pandas as pd
 from river import base, compose, linear_model, tree
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.linear_rows import LinearBlock, learn_linear, linear_block
-from tracer.blueprints.logistic_sequence import learn_in_order, learns_exactly
-from tracer.blueprints.scale_encode import RiverX, ScaleAndEncode
+from tracer.blueprints.engines.linear_rows import LinearBlock, learn_linear, linear_block
+from tracer.blueprints.engines.logistic_sequence import learn_in_order, learns_exactly
+from tracer.blueprints.engines.scale_encode import RiverX, ScaleAndEncode
 
 __all__ = ["RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode", "hoeffding_tree_classifier"]
 
@@ -109,7 +109,7 @@ class _RiverAdapter:
             first if two_steps and isinstance(first, ScaleAndEncode) else None
         )
         self._in_order = self._route is not None and learns_exactly(self._route, glm)
-        """Whether a run of rows learns in one pass (:mod:`~tracer.blueprints.logistic_sequence`)."""
+        """Whether a run of rows learns in one pass (:mod:`~tracer.blueprints.engines.logistic_sequence`)."""
         self._last: tuple[Features, tuple[RiverX, RiverX] | None, RiverX] | None = None
         self._splits: dict[int, tuple[Features, tuple[RiverX, RiverX]]] = {}
         """Split records of predictions not yet learned, by ``id`` of their features dict (the dict
@@ -139,7 +139,7 @@ class _RiverAdapter:
 
     def predict_rows(self, rows: Sequence[Features]) -> list[float]:
         """``predict_one`` of each row, all from the model as it is now: one matrix product on the
-        two-step linear route (:mod:`~tracer.blueprints.linear_rows`), else ``predict_many``.
+        two-step linear route (:mod:`~tracer.blueprints.engines.linear_rows`), else ``predict_many``.
         On the linear route the explanations come with it (:meth:`explained_block`)."""
         if self._route is not None and self._glm is not None:
             block = linear_block(self._route, self._glm, rows)
@@ -151,7 +151,7 @@ class _RiverAdapter:
 
     def learn_rows(self, rows: Sequence[Features], ys: Sequence[float]) -> None:
         """``learn_many`` of feature dicts: on the two-step linear route straight from the dicts
-        (:func:`~tracer.blueprints.linear_rows.learn_linear`), else through a DataFrame."""
+        (:func:`~tracer.blueprints.engines.linear_rows.learn_linear`), else through a DataFrame."""
         if self.mini_batch_learning and self._route is not None and self._glm is not None and len(rows):
             learn_linear(self._route, self._glm, rows, self._targets(ys))
             self._learned(len(rows))
@@ -284,7 +284,7 @@ class RiverBinaryClassifier(_RiverAdapter):
 
     def learn_sequence(self, rows: Sequence[Features], ys: Sequence[float]) -> None:
         """``learn_one`` of each row in order, with the same result bit for bit: in one pass over
-        plain dicts on the scale-and-logistic route (:mod:`~tracer.blueprints.logistic_sequence`)."""
+        plain dicts on the scale-and-logistic route (:mod:`~tracer.blueprints.engines.logistic_sequence`)."""
         if self._in_order and self._route is not None and self._glm is not None:
             learn_in_order(self._route, self._glm, rows, [y >= 0.5 for y in ys], self._split_of)
             self._learned(len(rows))

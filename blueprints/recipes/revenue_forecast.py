@@ -2,7 +2,7 @@
 
 Each row is one period (a day, a week, a month...) of one series, carrying its date and revenue, and
 optionally its active customers and a series id (a store, a region). The model is a
-:class:`~tracer.blueprints.seasonal_forecaster.SeasonalForecaster`: per series, a River Holt-Winters
+:class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster`: per series, a River Holt-Winters
 model whose seasonal period is detected online, with the period spacing detected from the dates
 (see that module for the method). Outputs are computed before the row's own revenue is learned:
 
@@ -40,8 +40,8 @@ from tracer.blueprints.base import (
     ParamSpec,
     Record,
 )
+from tracer.blueprints.engines.seasonal_forecaster import DEFAULT_SERIES, SeasonalForecaster, Seasonality
 from tracer.blueprints.errors import ParameterError
-from tracer.blueprints.seasonal_forecaster import DEFAULT_SERIES, SeasonalForecaster, Seasonality
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["SAMPLE_WEEKLY_PATTERN", "RevenueForecast", "RevenueForecastOutput"]
@@ -132,7 +132,7 @@ _SERIES_ID = InputSpec(
 class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
     """Revenue projection: 30- and 90-day totals, an interval, the trend and a seasonality flag.
 
-    The model is a :class:`~tracer.blueprints.seasonal_forecaster.SeasonalForecaster` (one River
+    The model is a :class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster` (one River
     Holt-Winters per series). Featurisation is stateless: the date, series and customer count pass
     through, and all temporal state lives in the model, which learns each row's revenue after scoring it.
 

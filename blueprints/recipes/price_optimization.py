@@ -1,6 +1,6 @@
 """``price_optimization``: each product's price elasticity, learned online, and the price it points to.
 
-The model is an :class:`~tracer.blueprints.elasticity_model.ElasticityModel`: per product, a log-log
+The model is an :class:`~tracer.blueprints.engines.elasticity_model.ElasticityModel`: per product, a log-log
 demand curve ``log q = a + b · log price`` from exact running sufficient statistics, shrunk toward
 its category's (or all products') pooled elasticity while its own rows are few.
 
@@ -39,7 +39,7 @@ from tracer.blueprints.base import (
     ParamSpec,
     Record,
 )
-from tracer.blueprints.elasticity_model import ElasticityModel, ProductEstimate
+from tracer.blueprints.engines.elasticity_model import ElasticityModel, ProductEstimate
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["SAMPLE_ELASTICITIES", "PriceOptimization", "PriceOptimizationOutput", "optimal_price"]
@@ -127,7 +127,7 @@ _CATEGORY = InputSpec(
 class PriceOptimization(Blueprint[PriceOptimizationOutput, None]):
     """Price optimisation: per-product elasticity, the best observed price, and its revenue and volume impact.
 
-    The model is an :class:`~tracer.blueprints.elasticity_model.ElasticityModel`; featurisation is stateless (product, price, and cost
+    The model is an :class:`~tracer.blueprints.engines.elasticity_model.ElasticityModel`; featurisation is stateless (product, price, and cost
     and category when given). Scores are the quantity expected at the row's price, so MAE and MAPE
     on ``quantity_sold`` measure the demand curves.
 

@@ -33,7 +33,7 @@ from river import optim
 from tracer.blueprints.base import Features
 
 if TYPE_CHECKING:
-    from tracer.blueprints.scale_encode import ScaleAndEncode
+    from tracer.blueprints.engines.scale_encode import ScaleAndEncode
 
 __all__ = ["LinearBlock", "RowMatrix", "learn_linear", "linear_block", "row_matrix"]
 

@@ -1,5 +1,5 @@
 """``ScaleAndEncode``: River's standard scaler for the numeric features and one-hot encoding for the
-string ones, in one step, per record and per batch (see :mod:`tracer.blueprints.models`)."""
+string ones, in one step, per record and per batch (see :mod:`tracer.blueprints.engines.models`)."""
 
 from __future__ import annotations
 

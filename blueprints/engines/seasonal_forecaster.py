@@ -45,7 +45,7 @@ from typing import Final, Literal
 from river.time_series import HoltWinters
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.series_statistics import (
+from tracer.blueprints.engines.series_statistics import (
     Granularity,
     Trend,
     granularity_of,

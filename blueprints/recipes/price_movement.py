@@ -55,7 +55,7 @@ from tracer.blueprints.base import (
     StandIn,
     Task,
 )
-from tracer.blueprints.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
+from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
 
 __all__ = [
