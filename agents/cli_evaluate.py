@@ -8,7 +8,15 @@ the SLO gates, writes a JSON report and exits:
 * 0 when every gate is met;
 * 1 when a gate is missed (a metric that is undefined on the data, such as AUC with one class, misses);
 * 2 when the command can't run: an unknown blueprint, parameter or metric, a bad value, a file it
-  can't read, or required inputs it can't find (the message names them and the columns looked for).
+  can't read, or required inputs it can't find (the message names them and the columns looked for);
+  or when there is nothing to evaluate: no row could be scored, or no row had a label (the message
+  gives each dead-letter reason with its count and first error, which names the column and row).
+
+Beside the blueprint's figures it prints baselines computed in the same run on the same rows
+(:mod:`tracer.online_models.baselines`): for classifiers the base rate and a batch scikit-learn
+gradient-boosting model fitted on the first 70% of the rows in time order, all measured on the last
+30% (with the blueprint's progressive scores there), and blueprint AUC / batch AUC; for regressors and
+forecasters the naive and seasonal-naive one-step errors, and blueprint MAPE / the better baseline's.
 
 Classifiers report AUC, accuracy, and precision and recall in the top 20% of scores; the default
 gates are seed 002's SLOs (``auc>=0.62``, ``precision@20>=0.58``, ``recall@20>=0.40``). Regressors and
@@ -23,24 +31,30 @@ blueprints when they run, so other ``tracer`` commands start without pandas.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracer import __version__
 from tracer.agents.evaluate import (
     UsageProblem,
+    baselines_table,
     evaluate_gates,
     gates_for,
     metrics_table,
+    nothing_to_evaluate,
     parse_param,
     progress_callback,
     replay_summary,
     split_pair,
 )
+
+if TYPE_CHECKING:
+    from tracer.online_models.baselines import BinaryComparison, ForecastComparison
 
 __all__ = ["analyze_command", "eval_command"]
 
@@ -76,15 +90,22 @@ def eval_command(
     batch_size: int,
     seed: int,
 ) -> None:
-    """Progressive validation of a blueprint on FILE (csv, parquet or jsonl), with SLO gates.
+    """Progressive validation of a blueprint on FILE (csv, parquet or jsonl), with SLO gates and
+    baselines (base rate and a batch model, or naive and seasonal-naive forecasts) on the same rows.
 
-    Exits 0 when every gate is met, 1 when one is missed, 2 when the evaluation can't run.
+    \b
+    Exit codes:
+      0  every gate is met
+      1  a gate is missed (an undefined metric misses its gate)
+      2  usage error (unknown blueprint, parameter or metric, bad value, unreadable file, missing
+         inputs), or nothing to evaluate: no row scored, or no label learned (the reasons are printed)
     """
     from tracer.blueprints import registry
     from tracer.blueprints.errors import MissingInputsError, TracerError
     from tracer.blueprints.inputs import resolve_columns
     from tracer.blueprints.profiling import load_dataset
     from tracer.online_models import Deployment
+    from tracer.online_models.baselines import compare_replay
 
     try:
         blueprint = registry.get(blueprint_id)
@@ -108,8 +129,10 @@ def eval_command(
     except (OSError, ValueError) as error:
         raise UsageProblem(f"{file}: {type(error).__name__}: {error}") from error
 
+    problem = nothing_to_evaluate(report, deployment.blueprint)
+    comparison = None if problem else compare_replay(deployment, frame, report)
     gate_results = evaluate_gates(gates, report.metrics)
-    passed = all(result["passed"] for result in gate_results)
+    passed = problem is None and all(result["passed"] for result in gate_results)
     path = report_path or Path("reports") / f"eval-{blueprint.id}.json"
     document = {
         "tracer_version": __version__,
@@ -125,8 +148,11 @@ def eval_command(
         "learned": report.n_learned,
         "errors": report.n_errors,
         "errors_by_reason": report.errors_by_reason,
+        "first_error_by_reason": report.first_error_by_reason,
         "example_errors": list(report.example_errors),
+        "nothing_to_evaluate": problem,
         "metrics": report.metrics,
+        "baselines": _baselines_document(comparison),
         "gates": gate_results,
         "passed": passed,
         "seconds": round(report.seconds, 3),
@@ -135,15 +161,30 @@ def eval_command(
     path.write_text(json.dumps(document, indent=2) + "\n")
 
     click.echo(replay_summary(report, file))
+    if problem is not None:
+        raise UsageProblem(f"nothing to evaluate: {problem}\nReport written to {path}")
     click.echo(metrics_table(report, blueprint.task, gate_results))
-    if not report.n_learned:
-        label = blueprint.label.column
-        hint = f" (label column {label.name!r}, or one of: {', '.join(label.synonyms)})" if label else ""
-        click.echo(f"No labels were learned: FILE has no usable outcome{hint}.")
+    if comparison is not None:
+        click.echo("")
+        click.echo(baselines_table(comparison, report))
     missed = [r for r in gate_results if not r["passed"]]
     verdict = "PASS" if passed else f"FAIL: {len(missed)} of {len(gate_results)} gates missed"
     click.echo(f"{verdict}; report written to {path}")
     sys.exit(0 if passed else 1)
+
+
+def _baselines_document(comparison: BinaryComparison | ForecastComparison | None) -> dict[str, Any] | None:
+    """The comparison as plain JSON values, with its ratio (None when there is none)."""
+    from tracer.online_models.baselines import ForecastComparison
+
+    if comparison is None:
+        return None
+    document = dataclasses.asdict(comparison)
+    if isinstance(comparison, ForecastComparison):
+        document["mape_ratio"] = comparison.mape_ratio
+    else:
+        document["auc_ratio"] = comparison.auc_ratio
+    return document
 
 
 @click.command("analyze")

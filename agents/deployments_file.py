@@ -59,8 +59,11 @@ def check_spec(spec: DeploymentSpec) -> list[str]:
             problems.append(
                 f"shadows[{index}].model: {blueprint.id} offers no model {shadow.model!r}; it offers: {offered}"
             )
-    if spec.labels.mode == "self" and blueprint.id != "price_movement":
-        problems.append(f"labels.mode: 'self' needs a self-labelling blueprint; {blueprint.id} is not one")
+    if spec.labels.mode == "self" and not blueprint.self_labelling:
+        labelling = ", ".join(b for b in registry.ids() if registry.get(b).self_labelling) or "none"
+        problems.append(
+            f"labels.mode: 'self' needs a self-labelling blueprint ({labelling}); {blueprint.id} is not one"
+        )
     return problems
 
 

@@ -1,5 +1,7 @@
 """What ``tracer eval`` needs besides the replay: typed ``--param`` values, SLO gates and their
-verdicts, and the report's table and summary (the commands are in :mod:`tracer.agents.cli_evaluate`).
+verdicts, the report's table and summary, why nothing could be evaluated, and the baselines beside
+the blueprint's figures (the commands are in :mod:`tracer.agents.cli_evaluate`; the baselines are
+computed by :mod:`tracer.online_models.baselines`).
 
 Classifiers report AUC, accuracy, and precision and recall in the top 20% of scores; the default
 gates are seed 002's SLOs (``auc>=0.62``, ``precision@20>=0.58``, ``recall@20>=0.40``). Regressors and
@@ -20,16 +22,19 @@ import click
 from tracer.schemas import ParamValue
 
 if TYPE_CHECKING:  # the commands import these when they run: every ``tracer`` command loads this module
-    from tracer.blueprints.base import ParamSpec, Task
+    from tracer.blueprints.base import Blueprint, ParamSpec, Task
     from tracer.online_models import ReplayReport
+    from tracer.online_models.baselines import BinaryComparison, ForecastComparison
 
 __all__ = [
     "DEFAULT_GATES",
     "Gate",
     "UsageProblem",
+    "baselines_table",
     "evaluate_gates",
     "gates_for",
     "metrics_table",
+    "nothing_to_evaluate",
     "parse_gate",
     "parse_param",
     "progress_callback",
@@ -112,7 +117,8 @@ DEFAULT_GATES: dict[str, tuple[Gate, ...]] = {
 
 
 class UsageProblem(click.ClickException):
-    """The command can't run as asked (exit code 2); the message says what to change."""
+    """The command can't run as asked, or the file leaves nothing to evaluate (exit code 2); the
+    message says what to change."""
 
     exit_code = 2
 
@@ -257,18 +263,13 @@ def metrics_table(report: ReplayReport, task: Task, gate_results: Sequence[dict[
         value, result = report.metrics.get(key), by_metric.get(key)
         if value is None and result is None:
             continue
-        cell = "undefined" if value is None else fmt.format(value)
+        cell = "undefined" if value is None or not math.isfinite(value) else fmt.format(value)
         if result is None:
             rows.append((label, cell, "", ""))
         else:
             verdict = "pass" if result["passed"] else "FAIL"
             rows.append((label, cell, f"{result['op']} {result['threshold']:g}", verdict))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    lines.insert(1, "-" * max(len(line) for line in lines))
-    return "\n".join(lines)
+    return "\n".join(_table(rows))
 
 
 def replay_summary(report: ReplayReport, file: Path) -> str:
@@ -280,3 +281,87 @@ def replay_summary(report: ReplayReport, file: Path) -> str:
         f"{report.blueprint} on {file.name}: {report.n_rows} rows, {report.n_scored} scored, "
         f"{report.n_learned} labels learned{errors}, in {report.seconds:.2f} s"
     )
+
+
+def nothing_to_evaluate(report: ReplayReport, blueprint: Blueprint[Any, Any]) -> str | None:
+    """Why the replay leaves nothing to measure (no row scored, or no label learned), or None.
+
+    Names each dead-letter reason with its count and its first error (which gives the column and row):
+    ``0 of 592 rows scored: 592 wrong_type (column 'Date', row 0: '1998 Q1' is not a timestamp ...)``.
+    """
+    if report.n_scored and report.n_learned:
+        return None
+    reasons = "; ".join(
+        f"{n} {reason} ({report.first_error_by_reason.get(reason, 'no example kept')})"
+        for reason, n in sorted(report.errors_by_reason.items(), key=lambda item: -item[1])
+    )
+    if not report.n_rows:
+        return "the file has no rows"
+    if not report.n_scored:
+        return f"0 of {report.n_rows} rows scored: {reasons}"
+    dead = f"; {report.n_errors} dead-lettered: {reasons}" if reasons else ""
+    label = blueprint.label.column
+    if label is None:
+        outcome = f"no prediction was settled by a later row ({blueprint.label.rule or blueprint.label.description})"
+    else:
+        outcome = (
+            f"the file has no usable outcome (label column {label.name!r}, or one of: "
+            f"{', '.join(label.synonyms)}; on the command line: --map {label.name}=<column>)"
+        )
+    return f"{report.n_scored} of {report.n_rows} rows scored, but no labels were learned: {outcome}{dead}"
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "undefined" if value is None or not math.isfinite(value) else fmt.format(value)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return lines
+
+
+def baselines_table(comparison: BinaryComparison | ForecastComparison, report: ReplayReport) -> str:
+    """The baselines beside the blueprint's figures on the same rows, and the ratio that says how it fares."""
+    from tracer.online_models.baselines import BinaryComparison
+
+    metrics = report.metrics
+    if isinstance(comparison, BinaryComparison):
+        c = comparison
+        rows: list[tuple[str, ...]] = [
+            ("model", "AUC", "accuracy", "rows", "note"),
+            ("blueprint (progressive)", _cell(metrics.get("auc"), "{:.4f}"),
+             _cell(metrics.get("accuracy"), "{:.4f}"), str(report.n_learned), "whole file"),
+        ]  # fmt: skip
+        for figures in (c.blueprint, c.base_rate, c.batch):
+            note = figures.note or ("last 30%, still learning" if figures is c.blueprint else "")
+            rows.append((figures.name, _cell(figures.auc, "{:.4f}"), _cell(figures.accuracy, "{:.4f}"),
+                         str(c.n_test), note))  # fmt: skip
+        ratio = c.auc_ratio
+        head = (
+            f"Baselines on the last 30% of the labelled rows in replay order ({c.n_test} rows; "
+            f"the batch model is fitted on the first {c.n_train}, on {len(c.columns)} columns):"
+        )
+        tail = f"blueprint AUC / batch AUC on the last 30%: {_cell(ratio, '{:.3f}')}"
+        return "\n".join([head, *_table(rows), tail])
+    f = comparison
+    rows = [
+        ("model", "MAE", "MAPE", "rows", "note"),
+        ("blueprint (progressive)", _cell(metrics.get("mae"), "{:.4g}"), _cell(metrics.get("mape"), "{:.2%}"),
+         str(report.n_learned), "whole file"),
+    ]  # fmt: skip
+    for errors in (f.blueprint, f.naive, f.seasonal_naive):
+        note = errors.note or ("same rows as the baselines" if errors is f.blueprint else "")
+        rows.append(
+            (errors.name, _cell(errors.mae, "{:.4g}"), _cell(errors.mape, "{:.2%}"), str(f.n_rows), note)
+        )
+    best = f.best_baseline
+    head = (
+        f"Baselines, one step ahead in each series, on the {f.n_rows} scored rows whose series has "
+        f"{f.min_history} earlier value(s) (season length {f.season_length}, from {f.season_source}):"
+    )
+    tail = f"blueprint MAPE / better baseline MAPE ({best.name if best else 'none'}): {_cell(f.mape_ratio, '{:.3f}')}"
+    return "\n".join([head, *_table(rows), tail])

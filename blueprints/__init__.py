@@ -2,21 +2,31 @@
 
 ``tracer.blueprints.registry`` lists and finds them; :mod:`~tracer.blueprints.inputs` maps a
 user's columns onto a blueprint's inputs; :mod:`~tracer.blueprints.engines.models` adapts River
-estimators to the :class:`~tracer.blueprints.base.OnlineModel` verbs.
+estimators to the :class:`~tracer.blueprints.base.OnlineModel` verbs, and
+:mod:`~tracer.blueprints.protocols` declares what a model may offer beyond them.
 """
 
 from tracer.blueprints.base import (
+    BlockExplaining,
     Blueprint,
     Dtype,
+    Experienced,
+    Explaining,
     Features,
+    FrameLearning,
+    FrameScoring,
     InputSpec,
     LabelSpec,
+    MiniBatchChoice,
     OnlineModel,
     OutputKind,
     OutputSpec,
     Params,
     ParamSpec,
     Record,
+    RowLearning,
+    RowScoring,
+    SequenceLearning,
     StandIn,
     Task,
 )
@@ -33,15 +43,21 @@ from tracer.blueprints.inputs import ColumnResolution, canonical_frame, canonica
 from tracer.blueprints.registry import categories, get, ids
 
 __all__ = [
+    "BlockExplaining",
     "Blueprint",
     "BlueprintNotFound",
     "ColumnResolution",
     "Dtype",
+    "Experienced",
+    "Explaining",
     "Features",
+    "FrameLearning",
+    "FrameScoring",
     "InputError",
     "InputSpec",
     "InvalidValueError",
     "LabelSpec",
+    "MiniBatchChoice",
     "MissingInputsError",
     "OnlineModel",
     "OutputKind",
@@ -52,7 +68,10 @@ __all__ = [
     "Record",
     "RiverBinaryClassifier",
     "RiverRegressor",
+    "RowLearning",
+    "RowScoring",
     "ScaleAndEncode",
+    "SequenceLearning",
     "StandIn",
     "Task",
     "TracerError",

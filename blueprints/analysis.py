@@ -78,6 +78,11 @@ _STAND_IN_WEIGHT = 0.85
 _KIND_ONLY_SCORE = 0.35
 _MIN_MATCH = 0.15
 _WEIGHTS = {"required": 0.6, "label": 0.2, "optional": 0.1, "series": 0.1}
+_CONTEXT_WEIGHTS = {"required": 0.3, "label": 0.5, "optional": 0.2, "series": 0.1}
+"""For a blueprint that needs no input but learns from any column (``learns_context``): the outcome
+to learn from weighs most, then whether there are columns to learn from, then the seed's inputs."""
+_USABLE_KINDS = frozenset({"numeric", "boolean", "categorical", "timestamp"})
+_ENOUGH_COLUMNS = 3
 
 
 class Suggestion(BaseModel):
@@ -225,18 +230,27 @@ def _fit(
     required = [spec.name for spec in blueprint.required_inputs]
     missing = [name for name in required if name not in matches]
     required_score = sum(matches[n].score for n in required if n in matches) / max(len(required), 1)
+    on_context = blueprint.learns_context and not required
+    if on_context:  # what it truly needs: columns to learn from (and, below, its outcome)
+        usable = sum(
+            column.kind in _USABLE_KINDS and column.distinct_values > 1 for column in dataset.columns
+        )
+        required_score = min(max(usable - 1, 0) / _ENOUGH_COLUMNS, 1.0)  # less the label's own column
     parts: dict[str, float] = {"required": required_score}
     if blueprint.optional_inputs:
         optional = [spec.name for spec in blueprint.optional_inputs]
         parts["optional"] = sum(matches[n].score for n in optional if n in matches) / len(optional)
 
     label = _label_match(blueprint, matches, dataset.columns)
+    rule = blueprint.label.rule is not None and all(name in matches for name in blueprint.label.rule_needs)
     if label is not None:
         parts["label"] = label.score
-    elif blueprint.label.rule is not None:  # a rule over the inputs: available as far as they are
+    elif rule:  # a rule over the inputs: available as far as they are
         parts["label"] = required_score if blueprint.label.column is None else 0.5 * required_score
     else:
         parts["label"] = 0.0
+        if on_context and blueprint.label.column is not None:  # nothing to learn from: its outcome is missing
+            missing.append(blueprint.label.column.name)
     series = dataset.time_series
     time_match = matches.get(blueprint.time_input or "")
     if time_match is not None and series is not None and time_match.column.name != series.time_column:
@@ -244,7 +258,8 @@ def _fit(
     if blueprint.task == "forecast":
         parts["series"] = 0.0 if series is None else 1.0 if series.regular else 0.5
 
-    raw = sum(_WEIGHTS[part] * value for part, value in parts.items()) / sum(_WEIGHTS[part] for part in parts)
+    weights = _CONTEXT_WEIGHTS if on_context else _WEIGHTS
+    raw = sum(weights[part] * value for part, value in parts.items()) / sum(weights[part] for part in parts)
     compatibility = raw if not missing else 0.49 * raw
     return _Fit(dataset.name, round(min(max(compatibility, 0.0), 1.0), 2), matches, label, missing, series)
 

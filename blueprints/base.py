@@ -34,20 +34,40 @@ import pandas as pd
 from pydantic import BaseModel
 
 from tracer.blueprints.errors import ParameterError
+from tracer.blueprints.protocols import (
+    BlockExplaining,
+    Experienced,
+    Explaining,
+    FrameLearning,
+    FrameScoring,
+    MiniBatchChoice,
+    RowLearning,
+    RowScoring,
+    SequenceLearning,
+)
 from tracer.schemas import ParamValue
 
 __all__ = [
+    "BlockExplaining",
     "Blueprint",
     "Dtype",
+    "Experienced",
+    "Explaining",
     "Features",
+    "FrameLearning",
+    "FrameScoring",
     "InputSpec",
     "LabelSpec",
+    "MiniBatchChoice",
     "OnlineModel",
     "OutputKind",
     "OutputSpec",
     "ParamSpec",
     "Params",
     "Record",
+    "RowLearning",
+    "RowScoring",
+    "SequenceLearning",
     "StandIn",
     "Task",
 ]
@@ -113,6 +133,8 @@ class LabelSpec:
     description: str
     column: InputSpec | None = None
     rule: str | None = None
+    rule_needs: tuple[str, ...] = ()
+    """The inputs the rule reads: without them, only the column can label a row."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +154,9 @@ class OnlineModel(Protocol):
     """What a deployment drives: River's verbs, reduced to one float score.
 
     For ``binary`` tasks the score is the probability of the positive class; for ``regression``
-    and ``forecast`` it is the predicted value. A model may also offer ``predict_many(frame)`` and
-    ``learn_many(frame, ys)``; the runtime uses them for micro-batches when present.
+    and ``forecast`` it is the predicted value. A model may offer more (batch scoring and learning,
+    explanations, a count of what it learned): each capability is a Protocol of
+    :mod:`~tracer.blueprints.protocols`, used when the model has it.
     """
 
     def predict_one(self, x: Features) -> float: ...
@@ -172,11 +195,21 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     """Learn each row before scoring the next. Forecasters need it: in a micro-batch scored by the
     model as of the batch start, their one-step forecasts go stale. The stream then uses blocks of
     one event for this blueprint."""
+    learns_context: ClassVar[bool] = False
+    """Learn from the user's other columns too (:mod:`~tracer.blueprints.context`): every usable column
+    the inputs don't read, profiled once per deployment. The task bases of row-wise questions set it;
+    a recipe whose records have a fixed schema of their own (market snapshots) leaves it off."""
     drift_exempt_features: ClassVar[tuple[str, ...]] = ()
     """Features the data-drift detectors skip, such as a date that only ever grows."""
     challenger_models: ClassVar[tuple[str, ...]] = ()
     """Other pipelines a shadow can run on the same features (``ShadowSpec.model``), built by
     :meth:`make_challenger_model`."""
+    self_labelling: ClassVar[bool] = False
+    """Whether later records settle earlier predictions (:meth:`self_labels`), so a deployment can
+    take its labels from its own stream (``labels: {mode: self}``)."""
+    input_schema: ClassVar[type[BaseModel] | None] = None
+    """The typed message a record of this blueprint is, if it has one of its own (``MarketSnapshot``):
+    the HTTP API takes a request in that form for the deployment of this blueprint."""
     feature_params: ClassVar[frozenset[str] | None] = None
     """The parameters ``new_state`` and ``featurize`` read. None (the default) means any may. With a
     declared set, a challenger whose parameters differ only elsewhere (a label horizon, an output
@@ -241,9 +274,10 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     def self_labels(self, record: Record, state: StateT, params: Params) -> list[tuple[str, float]]:
         """Outcomes this record reveals for earlier predictions: ``(prediction_key, label)`` pairs.
 
-        Used by self-labelling blueprints (``price_movement``): a later snapshot settles what an
-        earlier one predicted. The runtime calls it just before ``featurize`` for the same record,
-        so ``state`` does not hold this record yet. The default reveals nothing.
+        Used by self-labelling blueprints (``price_movement``), which say so (:attr:`self_labelling`):
+        a later snapshot settles what an earlier one predicted. The runtime calls it just before
+        ``featurize`` for the same record, so ``state`` does not hold this record yet. The default
+        reveals nothing.
         """
         return []
 

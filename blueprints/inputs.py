@@ -36,8 +36,18 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from tracer.blueprints.base import Blueprint, InputSpec, StandIn
-from tracer.blueprints.coercion import COERCERS, EXPECTED, Coercer, Rejected, coerce_column, coerce_value
+from tracer.blueprints.base import Blueprint, Dtype, InputSpec, StandIn
+from tracer.blueprints.coercion import (
+    COERCERS,
+    EXPECTED,
+    Coercer,
+    Rejected,
+    coerce_column,
+    coerce_value,
+    timestamp_coercer,
+    timestamp_expected,
+)
+from tracer.blueprints.dates import TimeFormat
 from tracer.blueprints.errors import InputError, InvalidValueError, MissingInputsError
 from tracer.schemas import ReasonCode
 
@@ -70,7 +80,17 @@ class ColumnResolution:
     ``stand_ins`` maps an input derived from a stand-in to ``(stand-in name, user column)``.
     """
 
-    __slots__ = ("_absent", "_derived", "_steps", "blueprint_id", "columns", "stand_ins", "unused_columns")
+    __slots__ = (
+        "_absent",
+        "_derived",
+        "_steps",
+        "blueprint_id",
+        "chosen",
+        "columns",
+        "stand_ins",
+        "time_formats",
+        "unused_columns",
+    )
 
     def __init__(
         self,
@@ -80,22 +100,36 @@ class ColumnResolution:
         unused_columns: tuple[str, ...],
         specs: Sequence[InputSpec],
         required: frozenset[str],
+        chosen: dict[str, str] | None = None,
+        time_formats: Mapping[str, TimeFormat] | None = None,
     ) -> None:
         self.blueprint_id = blueprint_id
         self.columns = columns
+        self.time_formats = dict(time_formats or {})
+        """Column -> how its dates are written (``day_first``, ``decimal_year``...), decided once per
+        column by whoever resolves (a deployment: from its dataset or first row); ``auto`` if absent."""
+        self.chosen = chosen or {}
+        """Inputs no name matched, each given the only numeric column left (input -> column)."""
         self.stand_ins = {name: (stand_in.name, column) for name, (stand_in, column) in stand_ins.items()}
         self.unused_columns = unused_columns
         # Precomputed plan: canonical_record is one loop over these tuples.
         self._steps = tuple(
-            (spec.name, column, COERCERS[spec.dtype], spec.name in required, EXPECTED[spec.dtype], spec.dtype)
+            (spec.name, column, *self._coercion(spec.dtype, column), spec.name in required)
             for spec in specs
             if (column := columns[spec.name]) is not None
         )
         self._derived = tuple(
-            (name, stand_in, column, COERCERS[stand_in.dtype], name in required, EXPECTED[stand_in.dtype])
+            (name, stand_in, column, *self._coercion(stand_in.dtype, column), name in required)
             for name, (stand_in, column) in stand_ins.items()
         )
         self._absent = tuple(s.name for s in specs if columns[s.name] is None and s.name not in stand_ins)
+
+    def _coercion(self, dtype: Dtype, column: str) -> tuple[Coercer, str, Dtype]:
+        """The coercer of a column, what it expects (for errors) and its dtype."""
+        if dtype != "timestamp":
+            return COERCERS[dtype], EXPECTED[dtype], dtype
+        time_format = self.time_formats.get(column, "auto")
+        return timestamp_coercer(time_format), timestamp_expected(time_format), dtype
 
     @property
     def missing_optional(self) -> tuple[str, ...]:
@@ -154,12 +188,20 @@ def _find(
 
 
 def resolve_columns(
-    blueprint: AnyBlueprint, columns: Iterable[Any], column_mapping: Mapping[str, str] | None = None
+    blueprint: AnyBlueprint,
+    columns: Iterable[Any],
+    column_mapping: Mapping[str, str] | None = None,
+    *,
+    numeric_columns: Iterable[Any] = (),
+    time_formats: Mapping[str, TimeFormat] | None = None,
 ) -> ColumnResolution:
     """Map each input of ``blueprint`` to one of ``columns``; raise MissingInputsError naming what's missing.
 
     ``column_mapping`` maps input (or stand-in) names to the user's column names and wins over any
-    name matching. A column feeds at most one input.
+    name matching. A column feeds at most one input. A required numeric input that no name finds
+    takes the only one of ``numeric_columns`` (the columns known to hold numbers) still unclaimed,
+    if there is exactly one (``x`` or ``value`` in a series): the choice is in ``chosen``.
+    ``time_formats`` says how the dates of a column are written (see :mod:`~tracer.blueprints.dates`).
     """
     cls = _blueprint_class(blueprint)
     specs = blueprint_inputs(cls)
@@ -186,9 +228,22 @@ def resolve_columns(
                     claimed.add(column)
     stand_ins: dict[str, tuple[StandIn, str]] = {}
     missing: dict[str, Sequence[str]] = {}
+    chosen: dict[str, str] = {}
+    numbers = [column for column in dict.fromkeys(numeric_columns) if column in exact]
     for spec in specs:
         if found[spec.name] is not None:
             continue
+        if (
+            spec.dtype == "numeric"
+            and spec.name in required
+            and spec.name not in mapping
+            and not spec.stand_ins
+        ):
+            left = [column for column in numbers if column not in claimed]
+            if len(left) == 1:
+                found[spec.name] = chosen[spec.name] = left[0]
+                claimed.add(left[0])
+                continue
         for stand_in in spec.stand_ins:
             mapped = mapping.get(stand_in.name)
             column = (mapped if mapped in exact else None) if mapped else None
@@ -206,7 +261,7 @@ def resolve_columns(
     if missing:
         raise MissingInputsError(cls.id, missing)
     unused = tuple(str(column) for column in present if column not in claimed)
-    return ColumnResolution(cls.id, found, stand_ins, unused, specs, required)
+    return ColumnResolution(cls.id, found, stand_ins, unused, specs, required, chosen, time_formats)
 
 
 # -- records ---------------------------------------------------------------------------------------------
@@ -222,11 +277,11 @@ def _missing_required(
 
 def _derive(
     record: dict[str, Any],
-    derived: tuple[tuple[str, StandIn, str, Coercer, bool, str], ...],
+    derived: tuple[tuple[str, StandIn, str, Coercer, str, Dtype, bool], ...],
     raw_row: Mapping[Any, Any],
     row: int | str | None,
 ) -> None:
-    for name, stand_in, column, coerce, is_required, expected in derived:
+    for name, stand_in, column, coerce, expected, _, is_required in derived:
         value = raw_row.get(column)
         try:
             canon = coerce(value)
@@ -254,7 +309,7 @@ def canonical_record(
     """
     record: dict[str, Any] = dict.fromkeys(resolution._absent)
     get = raw_row.get
-    for name, column, coerce, is_required, expected, _ in resolution._steps:
+    for name, column, coerce, expected, _, is_required in resolution._steps:
         value = get(column)
         try:
             canon = coerce(value)
@@ -298,9 +353,9 @@ def canonical_frame(
     errors: dict[int, InputError] = {}
     names: list[str] = []
     columns: list[list[Any]] = []
-    for name, column, coerce, is_required, expected, dtype in resolution._steps:
+    for name, column, coerce, expected, dtype, is_required in resolution._steps:
         series = frame[column]
-        vector = coerce_column(series, dtype)
+        vector = coerce_column(series, dtype, time_format=resolution.time_formats.get(column, "auto"))
         if vector is not None:
             values, infinite = vector
             for position in np.flatnonzero(infinite).tolist():

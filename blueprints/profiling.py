@@ -6,9 +6,12 @@ strings) and ``empty`` (nothing but missing values). Kinds come from the values 
 second; the rules, in order:
 
 - missing values include blanks and tokens like ``NA``, ``null``, ``-``;
-- datetimes, ISO and common day/month date strings, and epoch numbers (seconds need a time-like
-  name such as ``ts`` or ``created_at``; milli-, micro- and nanoseconds need only integral values
-  in 1979..2103) are timestamps;
+- datetimes, ISO and common day/month date strings, months, quarters and ISO weeks (``1987 Jan``,
+  ``1998 Q1``, ``2020-W05``), epoch numbers (seconds need a time-like name such as ``ts`` or
+  ``created_at``; milli-, micro- and nanoseconds need only integral values in 1979..2103) and
+  decimal years in 1800..2200 named like ``time``, ``year``, ``date``, ``period``, ``month`` or
+  ``quarter`` are timestamps; the profile's ``parse_time_format`` says how to read them in a stream
+  (``day_first`` for ``31/12/2024``, ``decimal_year`` for ``1991.5``; see :mod:`~tracer.blueprints.dates`);
 - two distinct values (``Yes``/``No``, 0/1, ``True``/``False``; other pairs from 20 rows on) are
   boolean;
 - numbers, including strings like ``"1,234.50"``, ``"$12"``, ``"7 %"``, are numeric, unless they are
@@ -35,6 +38,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracer.blueprints.dates import (
+    DECIMAL_YEAR_SPAN,
+    TIME_NAME_WORDS,
+    Rejected,
+    TimeFormat,
+    decimal_years_to_seconds,
+    infer_time_format,
+    parse_time,
+    period_form,
+)
 from tracer.blueprints.errors import TracerError
 
 __all__ = [
@@ -70,20 +83,13 @@ _MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "nat", "-",
 _BOOL_TOKENS = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f", "0", "1", "on", "off"})
 _ID_HINTS = frozenset({"id", "uuid", "guid", "key", "sku", "code", "identifier", "symbol", "ticker"})
 _TIME_HINTS = frozenset(
-    {
-        "date",
-        "time",
-        "timestamp",
-        "datetime",
-        "epoch",
-        "day",
-        "created",
-        "updated",
-        "modified",
-        "period",
-        "at",
-    }
-)
+    {"date", "time", "timestamp", "datetime", "epoch", "day", "created", "updated", "modified", "period", "at"}
+)  # fmt: skip
+_FIELD_ORDERS: dict[str, TimeFormat] = {
+    **{f"%d{separator}%m": "day_first" for separator in "/.-"},
+    **{f"%m{separator}%d": "month_first" for separator in "/.-"},
+}  # strptime formats of numeric dates -> how a stream reads them
+_PERIOD_FORMATS = frozenset({"year_month", "year_quarter", "iso_week"})  # read with dates.parse_time
 _TARGET_HINTS = frozenset(
     {"churn", "churned", "label", "target", "outcome", "class", "converted", "cancelled", "canceled",
      "attrition", "exited", "fraud", "default", "defaulted", "response", "y"}
@@ -116,7 +122,12 @@ class ColumnProfile(BaseModel):
     target_like: bool = Field(description="Two-valued, or named like an outcome (churned, label, is_*...).")
     time_format: str | None = Field(
         default=None,
-        description="For timestamps: 'datetime', 'epoch_s'/'_ms'/'_us'/'_ns', or the date format.",
+        description="For timestamps: 'datetime', 'epoch_s'/'_ms'/'_us'/'_ns', 'decimal_year', "
+        "'year_month', 'year_quarter', 'iso_week', or the strptime format of the dates.",
+    )
+    parse_time_format: TimeFormat = Field(
+        default="auto",
+        description="How a stream of this column is read: the TimeFormat for coercion.timestamp_coercer.",
     )
     examples: list[str] = Field(default_factory=list, description="Up to three sample values.")
 
@@ -185,6 +196,7 @@ def _profile(name: str, column: pd.Series) -> ColumnProfile:
         or bool(tokens & _TARGET_HINTS)
         or name.lower().startswith(("is_", "has_")),
         time_format=time_format,
+        parse_time_format=_parse_time_format(time_format),
         examples=[value[:40] for value in strings.drop_duplicates().head(3)],
     )
 
@@ -217,7 +229,7 @@ def _kind(
         if tokens & _ID_HINTS and distinct >= 0.5 * len(strings):
             return "id", None
         return _numeric_kind(tokens, numbers.dropna().to_numpy(dtype=float), distinct)
-    date_format = _date_format(strings)
+    date_format = _date_format(strings) or _period_format(strings)
     if date_format is not None:
         return "timestamp", date_format
     if distinct == 2 and len(strings) >= 20:
@@ -231,6 +243,8 @@ def _numeric_kind(tokens: set[str], values: np.ndarray, distinct: int) -> tuple[
         return "empty", None
     integral = bool(np.all(np.mod(values, 1) == 0))
     low, high = float(values.min()), float(values.max())
+    if tokens & TIME_NAME_WORDS and DECIMAL_YEAR_SPAN[0] <= low and high <= DECIMAL_YEAR_SPAN[1]:
+        return "timestamp", "decimal_year"  # years, whole or decimal (1991.5), as R's ts writes them
     for unit, lowest, highest, _ in _EPOCH_UNITS:
         if lowest <= low and high <= highest and (tokens & _TIME_HINTS or (unit != "epoch_s" and integral)):
             return "timestamp", unit
@@ -274,7 +288,10 @@ def _date_format(strings: pd.Series) -> str | None:
     if not probe.str.contains(r"\d", regex=True).all():
         return None
     best, best_fraction = None, 0.9
-    for date_format in _DATE_FORMATS:
+    formats: tuple[str, ...] = _DATE_FORMATS
+    if infer_time_format(probe) == "day_first":  # day first, unless a value says otherwise
+        formats = tuple(sorted(formats, key=lambda date_format: date_format.startswith("%m")))
+    for date_format in formats:
         parsed = pd.to_datetime(probe, format=date_format, errors="coerce", utc=True)
         fraction = float(parsed.notna().mean())
         if fraction > best_fraction or (best is None and fraction >= best_fraction):
@@ -282,6 +299,33 @@ def _date_format(strings: pd.Series) -> str | None:
             if fraction == 1.0:
                 break
     return best
+
+
+def _period_format(strings: pd.Series) -> str | None:
+    """The period form (``1987 Jan``, ``1998 Q1``, ``2020-W05``) of at least 90 % of a probe, if any."""
+    forms = strings.head(_DATE_PROBE).map(period_form)
+    counts = forms.value_counts()  # of the values in a period form
+    return str(counts.index[0]) if len(counts) and counts.iloc[0] >= 0.9 * len(forms) else None
+
+
+def _parse_time_format(time_format: str | None) -> TimeFormat:
+    """The TimeFormat a stream of a column needs, from the format its profile found."""
+    if time_format == "decimal_year":
+        return "decimal_year"
+    return _FIELD_ORDERS.get((time_format or "")[:5], "auto")
+
+
+def _parsed_seconds(column: pd.Series, time_format: TimeFormat) -> np.ndarray:
+    """Epoch seconds of each value, parsed once per distinct value by dates.parse_time; NaN if it doesn't."""
+    seconds: dict[object, float] = {}
+    for value in column.unique():
+        try:
+            parsed = parse_time(value, time_format)
+        except Rejected:
+            parsed = None
+        seconds[value] = np.nan if parsed is None else parsed
+    values: np.ndarray = column.map(seconds).to_numpy(dtype=float, na_value=np.nan)
+    return values
 
 
 def epoch_seconds(column: pd.Series, profile: ColumnProfile) -> np.ndarray:
@@ -294,6 +338,11 @@ def epoch_seconds(column: pd.Series, profile: ColumnProfile) -> np.ndarray:
             numbers = column if pd.api.types.is_numeric_dtype(column.dtype) else parse_numbers(column)
             values: np.ndarray = numbers.to_numpy(dtype=float, na_value=np.nan)
             return values * seconds_per_unit
+    if time_format == "decimal_year" and pd.api.types.is_numeric_dtype(column.dtype):
+        years = decimal_years_to_seconds(column.to_numpy(dtype=float, na_value=np.nan))
+        return years if years is not None else _parsed_seconds(column, "decimal_year")
+    if time_format == "decimal_year" or time_format in _PERIOD_FORMATS:
+        return _parsed_seconds(column, profile.parse_time_format)
     if time_format == "datetime":
         stamps = pd.to_datetime(column, utc=True, errors="coerce")
     else:

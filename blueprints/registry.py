@@ -27,6 +27,7 @@ REGISTERED: tuple[str, ...] = (
     "tracer.blueprints.recipes.revenue_forecast:RevenueForecast",
     "tracer.blueprints.recipes.price_optimization:PriceOptimization",
     "tracer.blueprints.recipes.price_movement:PriceMovement",
+    "tracer.blueprints.recipes.payment_default:PaymentDefault",
 )  # fmt: skip
 """``module:Class`` of every registered blueprint, one per line."""
 

@@ -46,14 +46,13 @@ import pandas as pd
 from pydantic import BaseModel
 
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params
+from tracer.blueprints.context import CONTEXT_KEY, ContextProfile
+from tracer.blueprints.dates import TimeFormat
 from tracer.blueprints.errors import InputError
-from tracer.blueprints.inputs import (
-    ColumnResolution,
-    canonical_record,
-    check_mapping,
-    resolve_columns,
-)
-from tracer.online_models.learning import MIN_FRAME_ROWS, BatchModel, Learning
+from tracer.blueprints.inputs import ColumnResolution, check_mapping
+from tracer.blueprints.protocols import FrameScoring, offers_frame_scoring, offers_row_scoring
+from tracer.online_models.learning import MIN_FRAME_ROWS, Learning
+from tracer.online_models.reading import ColumnReading
 from tracer.online_models.replay import ReplayReport, replay
 from tracer.online_models.scored import Captured, RowId, Scored
 from tracer.schemas import ReasonCode
@@ -61,7 +60,6 @@ from tracer.schemas import ReasonCode
 __all__ = ["MIN_FRAME_ROWS", "Captured", "Deployment", "ReplayReport", "RowId", "Scored"]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
-_MAX_RESOLUTIONS = 256
 
 
 def _scoring_error(error: Exception, row: RowId) -> InputError:
@@ -72,7 +70,7 @@ def _scoring_error(error: Exception, row: RowId) -> InputError:
     return failure
 
 
-class Deployment(Learning, Generic[OutputT]):
+class Deployment(ColumnReading, Learning, Generic[OutputT]):
     """One blueprint deployed with its parameters: score records, learn labels, replay datasets.
 
     ``blueprint`` is a Blueprint class or instance; ``params`` its business parameters;
@@ -97,6 +95,7 @@ class Deployment(Learning, Generic[OutputT]):
         seed: int = 42,
         max_pending: int = 100_000,
         pending_ttl_s: float = 7 * 24 * 3600.0,
+        context: ContextProfile | None = None,
     ) -> None:
         self.blueprint: Blueprint[OutputT, Any] = blueprint() if isinstance(blueprint, type) else blueprint
         self.params: dict[str, Any] = type(self.blueprint).resolve_params(params)
@@ -120,6 +119,15 @@ class Deployment(Learning, Generic[OutputT]):
         """The latest event time seen (the blueprint's time input), the clock for TTLs."""
         self._pending: dict[str, Captured] = {}
         self._resolutions: dict[tuple[Any, ...], ColumnResolution] = {}
+        self.context: ContextProfile | None = context
+        """Which of the user's other columns the model learns from (``Blueprint.learns_context``):
+        profiled once, from a dataset (:meth:`profile`) or the stream's first ``PROFILE_ROWS`` rows."""
+        self._profile_rows: list[Mapping[str, Any]] = []
+        self.time_formats: dict[str, TimeFormat] = {}
+        """How each date column is written (``day_first``, ``decimal_year``...), decided once: from the
+        whole column of a dataset, or a stream's first value (numbers only: ``auto`` for strings)."""
+        self.anonymous_rows = 0
+        """Rows scored without an entity id, each its own entity (keyed ``row-N``)."""
 
     # -- pickling: everything but the resolution cache -------------------------------------------------
 
@@ -129,32 +137,29 @@ class Deployment(Learning, Generic[OutputT]):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("context", None)  # checkpoints from before context features
+        state.setdefault("_profile_rows", [])
+        state.setdefault("anonymous_rows", 0)
+        state.setdefault("time_formats", {})
         self.__dict__.update(state)
 
     # -- scoring -------------------------------------------------------------------------------------------
-
-    def _canonical(self, raw: Mapping[str, Any], row: RowId) -> dict[str, Any]:
-        if type(raw) is not dict and not isinstance(raw, Mapping):
-            error = InputError(f"row {row}: expected an object of column -> value, got {type(raw).__name__}")
-            error.reason = ReasonCode.NOT_AN_OBJECT
-            raise error
-        columns = tuple(raw)
-        resolution = self._resolutions.get(columns)
-        if resolution is None:
-            resolution = resolve_columns(self.blueprint, columns, self.column_mapping)
-            if len(self._resolutions) >= _MAX_RESOLUTIONS:
-                self._resolutions.clear()
-            self._resolutions[columns] = resolution
-        return canonical_record(resolution, raw, row=row)
 
     def _prepare(
         self, record: dict[str, Any]
     ) -> tuple[str, tuple[tuple[str, float], ...], Features, float | None]:
         """Key, revealed labels, features and time of one canonical record (updates the feature state)."""
         blueprint, params = self.blueprint, self.params
-        key = blueprint.prediction_key(record)
+        if record.get(blueprint.entity_input, "") is None:  # no id column: each row is its own entity
+            self.anonymous_rows += 1
+            key = f"row-{self.anonymous_rows}"
+        else:
+            key = blueprint.prediction_key(record)
         revealed = tuple(blueprint.self_labels(record, self.state, params))
         features = blueprint.featurize(record, self.state, params)
+        context = record.get(CONTEXT_KEY)
+        if context:
+            features = {**context, **features}  # a semantic feature wins over a column of the same name
         time_input = blueprint.time_input
         time_s = record.get(time_input) if time_input is not None else None
         if time_s is not None and (self.watermark_s is None or time_s > self.watermark_s):
@@ -201,8 +206,11 @@ class Deployment(Learning, Generic[OutputT]):
         """
         blueprint, params = self.blueprint, self.params
         try:
-            canonical = self._canonical(record, row)
+            canonical = self._canonical(record, row, observe=False)
             features = blueprint.featurize(canonical, blueprint.scratch_state(self.state, canonical), params)
+            context = canonical.get(CONTEXT_KEY)
+            if context:
+                features = {**context, **features}
             score = self.model.predict_one(features)
             output = blueprint.postprocess(score, features, self.model, params)
             label = blueprint.label_of(canonical, params)
@@ -342,7 +350,7 @@ class Deployment(Learning, Generic[OutputT]):
 
     def _by_row(self, rows: int) -> bool:
         """Whether a batch of ``rows`` is scored row by row rather than as a batch."""
-        return rows < MIN_FRAME_ROWS or not hasattr(self.model, "predict_many")
+        return rows < MIN_FRAME_ROWS or not offers_frame_scoring(self.model)  # once per model type
 
     def _postprocess_many(self, scores: list[float], features: list[Features]) -> list[OutputT] | None:
         """The batch's outputs at once, or None when that fails (each row then tries on its own)."""
@@ -355,10 +363,10 @@ class Deployment(Learning, Generic[OutputT]):
     def _predict_batch(self, features: list[Features]) -> list[float]:
         if self._by_row(len(features)):
             return [self.model.predict_one(x) for x in features]
-        predict_rows = getattr(self.model, "predict_rows", None)  # the River adapters: no DataFrame
-        if predict_rows is not None:
-            return cast(list[float], predict_rows(features))
-        return cast(BatchModel, self.model).predict_many(pd.DataFrame.from_records(features))
+        model = self.model
+        if offers_row_scoring(model):  # the River adapters: no DataFrame
+            return model.predict_rows(features)
+        return cast(FrameScoring, model).predict_many(pd.DataFrame.from_records(features))  # see _by_row
 
     # -- housekeeping ------------------------------------------------------------------------------------
 

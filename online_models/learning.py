@@ -11,27 +11,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 import pandas as pd
 
 from tracer.blueprints.base import Blueprint, Dtype, OnlineModel
 from tracer.blueprints.errors import InvalidValueError
 from tracer.blueprints.inputs import coerce_value
+from tracer.blueprints.protocols import (
+    offers_frame_learning,
+    offers_mini_batch_choice,
+    offers_row_learning,
+    offers_sequence_learning,
+)
 from tracer.online_models.scored import Captured, RowId, Scored
 from tracer.schemas import ReasonCode
 
-__all__ = ["MIN_FRAME_ROWS", "BatchModel", "Learning"]
+__all__ = ["MIN_FRAME_ROWS", "Learning"]
 
 MIN_FRAME_ROWS = 32
 """Below this many rows a batch is scored or learned row by row: a batch costs more than it saves."""
 
 
-class BatchModel(Protocol):
-    """What a model offers for batches: scores and learning over a DataFrame."""
-
-    def predict_many(self, frame: pd.DataFrame) -> list[float]: ...
-    def learn_many(self, frame: pd.DataFrame, ys: Sequence[float]) -> None: ...
+def _wants_batches(model: object) -> bool:
+    """Whether a model that can learn a mini-batch at once should: unless it says not to."""
+    return not offers_mini_batch_choice(model) or model.mini_batch_learning
 
 
 class Learning:
@@ -46,7 +50,7 @@ class Learning:
     pending_expired: int
     _pending: dict[str, Captured]
 
-    def _canonical(self, raw: Mapping[str, Any], row: RowId) -> dict[str, Any]:
+    def _canonical(self, raw: Mapping[str, Any], row: RowId, *, observe: bool = True) -> dict[str, Any]:
         raise NotImplementedError
 
     def label_value(self, label: float | bool | int | str) -> float:
@@ -100,20 +104,20 @@ class Learning:
         """Learn joined outcomes in order: the model's ``learn_many`` for big enough batches, else one by one.
 
         A model whose ``mini_batch_learning`` attribute is False is taught one by one at any size,
-        through its ``learn_sequence`` (one by one, in one call) if it has one.
+        through its ``learn_sequence`` (one by one, in one call) if it has one. What a model offers
+        (:mod:`~tracer.blueprints.protocols`) is decided once per model type.
         """
-        batches = hasattr(self.model, "learn_many") and getattr(self.model, "mini_batch_learning", True)
-        if batches and len(pairs) >= MIN_FRAME_ROWS:
+        model = self.model
+        if len(pairs) >= MIN_FRAME_ROWS and offers_frame_learning(model) and _wants_batches(model):
             rows, ys = [captured.features for captured, _ in pairs], [y for _, y in pairs]
-            learn_rows = getattr(self.model, "learn_rows", None)  # the River adapters: no DataFrame
-            if learn_rows is not None:
-                learn_rows(rows, ys)
+            if offers_row_learning(model):  # the River adapters: no DataFrame
+                model.learn_rows(rows, ys)
             else:
-                cast(BatchModel, self.model).learn_many(pd.DataFrame.from_records(rows), ys)
-        elif (learn_sequence := getattr(self.model, "learn_sequence", None)) is not None:
-            learn_sequence([captured.features for captured, _ in pairs], [y for _, y in pairs])
+                model.learn_many(pd.DataFrame.from_records(rows), ys)
+        elif offers_sequence_learning(model):
+            model.learn_sequence([captured.features for captured, _ in pairs], [y for _, y in pairs])
         else:
-            learn = self.model.learn_one
+            learn = model.learn_one
             for captured, y in pairs:
                 learn(captured.features, y)
         self.labels_learned += len(pairs)

@@ -124,6 +124,15 @@ class LiveDeployment(ModelLifecycle):
             pending_ttl_s=self.spec.labels.ttl_seconds,
         )
 
+    def _share_context(self) -> None:
+        """Shadows learn from live's column profile: once live has taken it, each shadow without one
+        gets it, so a shadow promoted to live featurizes as it was scored."""
+        context = self.live.context
+        if context is not None:
+            for shadow in self.shadows.values():
+                if shadow.context is None:
+                    shadow.context = context
+
     def _challenger(self, shadow: ShadowSpec, mapping: dict[str, str]) -> Deployment[Any]:
         """A fresh shadow: the deployment's params merged with its own, and its own pipeline if it names one."""
         challenger = self._deployment({**self.spec.params, **shadow.params}, mapping)
@@ -207,6 +216,7 @@ class LiveDeployment(ModelLifecycle):
         self.position += len(rows)
         self.rows_seen += len(rows)
         records = self.live.canonical_many(rows)  # shadows share the mapping, so the canonical records
+        self._share_context()
         slots = self.live.score_records(records)
         scored: list[Scored[Any]] = []
         scored_records: list[dict[str, Any]] = []
@@ -342,4 +352,5 @@ class LiveDeployment(ModelLifecycle):
             "counters": self.live.counters(),
             "shadows": shadow_info(self.spec, self.trackers),
             "drift_detections": dict(self.monitor.detections),
+            "context": self.live.context.describe() if self.live.context is not None else None,
         }

@@ -6,6 +6,11 @@ batches of ``batch_size`` (1: row by row; always 1 for a ``sequential`` blueprin
 from the model as of the batch start, and each label is learned from the features captured when
 its row was scored. Classifiers are measured with :class:`~tracer.online_models.metrics.BinaryMetrics`,
 regressors and forecasters with :class:`~tracer.online_models.metrics.RegressionMetrics`.
+
+The report also keeps every scored row in replay order (:class:`ReplayRows`: its position in the
+frame, score, learned label, series and time), so ``tracer eval`` can score baselines on exactly the
+rows the deployment was scored on (:mod:`tracer.online_models.baselines`). Replay is offline only;
+the stream never builds these.
 """
 
 from __future__ import annotations
@@ -19,17 +24,36 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tracer.blueprints.errors import InputError
-from tracer.blueprints.inputs import canonical_frame, resolve_columns
 from tracer.online_models.metrics import BinaryMetrics, RegressionMetrics
 from tracer.online_models.scored import RowId, Scored
 
 if TYPE_CHECKING:
     from tracer.online_models.deployment import Deployment
 
-__all__ = ["ReplayReport", "replay"]
+__all__ = ["ReplayReport", "ReplayRows", "replay"]
 
 EXAMPLE_ERRORS = 5
 """How many errors a report quotes in full."""
+
+
+@dataclass(frozen=True)
+class ReplayRows:
+    """Every scored row of a replay, in the order it was scored (time order when the blueprint has a time).
+
+    ``positions`` are positions in the replayed frame (for ``frame.iloc``); ``labels`` hold the label
+    the deployment learned for the row's prediction, or None when none arrived (no outcome, or a
+    self-labelled prediction never settled); ``series`` is the row's entity (``Blueprint.entity_input``),
+    None when the row names none; ``times_s`` its time in epoch seconds, if it has one.
+    """
+
+    positions: tuple[int, ...] = ()
+    scores: tuple[float, ...] = ()
+    labels: tuple[float | None, ...] = ()
+    series: tuple[str | None, ...] = ()
+    times_s: tuple[float | None, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.positions)
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,10 @@ class ReplayReport:
     errors_by_reason: dict[str, int] = field(default_factory=dict)
     example_errors: tuple[str, ...] = ()
     seconds: float = 0.0
+    first_error_by_reason: dict[str, str] = field(default_factory=dict)
+    """The first error of each reason code, in full (it names the column and row)."""
+    rows: ReplayRows = field(default_factory=ReplayRows)
+    """Every scored row with its score and learned label, in replay order."""
 
     def __str__(self) -> str:
         shown = ", ".join(f"{name}={value:.4g}" for name, value in self.metrics.items())
@@ -68,31 +96,44 @@ def replay(
     """
     started = time.perf_counter()
     blueprint = deployment.blueprint
-    resolution = resolve_columns(blueprint, frame.columns, deployment.column_mapping)
-    records = canonical_frame(resolution, frame, on_error="keep")
+    resolution = deployment.resolve_frame(frame)
+    records = deployment.canonical_frame(frame)  # with context features, from the deployment's profile
     items: list[tuple[RowId, dict[str, Any] | InputError]] = []
     for position, item in enumerate(records):
         label = frame.index[position]
         items.append((label if isinstance(label, (int, str)) else str(label), item))
+    order = list(range(len(items)))
     time_input = blueprint.time_input
     if time_input is not None and time_input not in resolution.missing_optional:
-        items.sort(key=lambda entry: _time_order(entry[1], time_input))
+        order.sort(key=lambda position: _time_order(items[position][1], time_input))
+        items = [items[position] for position in order]
     metrics = BinaryMetrics() if blueprint.task == "binary" else RegressionMetrics()
     errors: list[InputError] = []
+    kept = _Kept(blueprint.entity_input)
     n_scored = n_learned = 0
     step = 1 if blueprint.sequential else max(1, batch_size)  # sequential: learn each row before the next
     for start in range(0, len(items), step):
-        results = deployment.score_records(items[start : start + step])
-        scored = [result for result in results if isinstance(result, Scored)]
-        errors.extend(result for result in results if isinstance(result, InputError))
+        batch = items[start : start + step]
+        results = deployment.score_records(batch)
+        scored: list[Scored[Any]] = []
+        for offset, ((_, record), result) in enumerate(zip(batch, results, strict=True)):
+            if isinstance(result, Scored):
+                scored.append(result)
+                kept.add(order[start + offset], result, record)
+            else:
+                errors.append(result)
         n_scored += len(scored)
         for captured, y in deployment.learn_from(scored):
             metrics.update(y, captured.score)
+            kept.label(captured.key, y)
             n_learned += 1
         if deployment.watermark_s is not None:
             deployment.expire(deployment.watermark_s)
         if progress is not None:
             progress(len(errors) + n_scored, len(items))
+    first_error_by_reason: dict[str, str] = {}
+    for error in errors:
+        first_error_by_reason.setdefault(str(error.reason), str(error))
     return ReplayReport(
         blueprint=blueprint.id,
         n_rows=len(items),
@@ -103,7 +144,45 @@ def replay(
         errors_by_reason=dict(Counter(str(error.reason) for error in errors)),
         example_errors=tuple(str(error) for error in errors[:EXAMPLE_ERRORS]),
         seconds=time.perf_counter() - started,
+        first_error_by_reason=first_error_by_reason,
+        rows=kept.rows(),
     )
+
+
+class _Kept:
+    """The scored rows a replay keeps for its report, and the label each one's prediction learned."""
+
+    def __init__(self, entity_input: str) -> None:
+        self.entity_input = entity_input
+        self.positions: list[int] = []
+        self.scores: list[float] = []
+        self.labels: list[float | None] = []
+        self.series: list[str | None] = []
+        self.times_s: list[float | None] = []
+        self._by_key: dict[str, int] = {}  # prediction key -> the latest row scored under it
+
+    def add(self, position: int, scored: Scored[Any], record: dict[str, Any] | InputError) -> None:
+        entity = None if isinstance(record, InputError) else record.get(self.entity_input)
+        self._by_key[scored.key] = len(self.positions)
+        self.positions.append(position)
+        self.scores.append(scored.score)
+        self.labels.append(None)
+        self.series.append(None if entity is None else str(entity))
+        self.times_s.append(scored.time_s)
+
+    def label(self, key: str, y: float) -> None:
+        index = self._by_key.get(key)
+        if index is not None:
+            self.labels[index] = y
+
+    def rows(self) -> ReplayRows:
+        return ReplayRows(
+            tuple(self.positions),
+            tuple(self.scores),
+            tuple(self.labels),
+            tuple(self.series),
+            tuple(self.times_s),
+        )
 
 
 def _time_order(item: dict[str, Any] | InputError, time_input: str) -> tuple[int, float]:

@@ -42,6 +42,7 @@ def attach_copy(live: Deployment[Any], shadow: ShadowSpec, params: Mapping[str, 
         seed=live.seed,
         max_pending=live.max_pending,
         pending_ttl_s=live.pending_ttl_s,
+        context=live.context,
     )
     challenger.model = copy.deepcopy(live.model)
     challenger.state = copy.deepcopy(live.state)

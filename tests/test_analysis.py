@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.seed_churn import SeedChurn
 from tracer.blueprints import analysis, profiling, registry
 from tracer.blueprints.analysis import (
     DatasetFormatError,
@@ -270,8 +271,7 @@ def test_the_right_blueprint_ranks_first(frame: pd.DataFrame, expected: str) -> 
     assert suggestions[0].blueprint == expected, render_table(suggestions)
     assert len(suggestions) == len(registered)
     assert suggestions == sorted(suggestions, key=lambda s: -s.compatibility)
-    if expected != "customer_churn":  # Telco-style data has no last-activity date, a required input
-        assert suggestions[0].compatibility >= 0.7 and not suggestions[0].missing
+    assert suggestions[0].compatibility >= 0.7 and not suggestions[0].missing
 
 
 def test_a_complete_match_maps_every_column_and_says_so() -> None:
@@ -286,7 +286,9 @@ def test_a_complete_match_maps_every_column_and_says_so() -> None:
     }
     assert suggestion.label_column == "churned" and suggestion.missing == []
     assert suggestion.compatibility >= 0.8
-    assert suggestion.reason.startswith("Found customer id (Cust ID), last activity date (last_login)")
+    assert suggestion.reason.startswith(
+        "Found a churned label (churned); optional customer id (Cust ID), last activity date (last_login)"
+    )
 
 
 def test_missing_required_inputs_keep_the_score_low_and_are_named() -> None:
@@ -295,10 +297,15 @@ def test_missing_required_inputs_keep_the_score_low_and_are_named() -> None:
     assert suggestion.missing == ["symbol", "mid", "spreadBp", "vol1m", "rsi14"]
     assert "Missing: symbol, mid, spread bp, vol1m and rsi14." in suggestion.reason
 
-    [churn] = analyze(telco(), [CustomerChurn])
-    assert churn.missing == ["last_activity_date"] and churn.compatibility < 0.5
-    assert "tenure stands in for account created date" in churn.reason
-    assert churn.label_column == "Churn"
+    [churn] = analyze(telco(), [CustomerChurn])  # churn needs only its outcome and columns to learn from
+    assert churn.missing == [] and churn.compatibility >= 0.8 and churn.label_column == "Churn"
+    [seed_churn] = analyze(telco(), [SeedChurn])  # as the seed wrote it, it needs activity dates
+    assert seed_churn.missing == ["last_activity_date"] and seed_churn.compatibility < 0.5
+    assert "tenure stands in for account created date" in seed_churn.reason
+
+    unlabelled = telco().drop(columns=["Churn"])
+    [no_outcome] = analyze(unlabelled, [CustomerChurn])  # nothing to learn from: low, and says why
+    assert no_outcome.missing == ["churned"] and no_outcome.compatibility < 0.5
 
 
 def test_stand_ins_are_mapped_under_their_own_name() -> None:
@@ -331,7 +338,7 @@ def test_several_datasets_each_suggestion_names_its_own() -> None:
     assert by_id["price_movement"].dataset == "ticks.jsonl"
     assert by_id["revenue_forecast"].dataset == "sales.csv"
     assert by_id["revenue_forecast"].column_mapping == {"date": "Date", "revenue": "Sales"}
-    assert by_id["revenue_forecast"].reason.startswith("Found date (Date) and revenue (Sales)")
+    assert by_id["revenue_forecast"].reason.startswith("Found revenue (Sales); optional date (Date)")
     unnamed = analyze([daily_sales(), PriceMovement().sample(300, seed=2)], [PriceMovement])
     assert unnamed[0].dataset == "dataset_1"
 

@@ -289,9 +289,9 @@ def test_predict_uses_the_owned_live_model_and_counts(tmp_path: Path) -> None:
             assert body["score"] == live.peek(_row()).score, "the owned live model scored it"
             assert live.predictions == 0 and live.pending == 0, "and the stream's state is untouched"
             rejected = await client.post(
-                "/ml/predict", json={"deployment": "churn", "row": {"a": 1}}, headers=key
+                "/ml/predict", json={"deployment": "churn", "row": {"cust_id": "c-9"}}, headers=key
             )
-            assert rejected.status == 422 and "customer_id" in (await rejected.json())["detail"]
+            assert rejected.status == 422 and "nothing to score from" in (await rejected.json())["detail"]
             unknown = await client.post("/ml/predict", json={"deployment": "nope", "row": {}}, headers=key)
             assert unknown.status == 404
             text = context.metrics.render().decode()
@@ -391,7 +391,7 @@ def test_plan_spec_takes_its_defaults_from_the_dataset() -> None:
     with pytest.raises(ApiError) as missing:
         plan_spec(request, deployment_id="c2", default_topic="t", frame=frame[["cust_id", "plan"]])
     assert (missing.value.status, missing.value.code) == (422, "dataset_incompatible")
-    assert "last_activity_date" in missing.value.detail
+    assert "churned" in missing.value.detail  # the outcome to learn from
     with pytest.raises(ApiError, match="predictionWindow"):
         plan_spec(DeployRequest(blueprint="customer_churn", input_topics=["t"], params={"predictionWindow": "1"}),
                   deployment_id="c3", default_topic="t", frame=None)  # fmt: skip

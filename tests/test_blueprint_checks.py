@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 import tracer.blueprints as blueprints_package
 import tracer.online_models as online_models_package
+from tests.seed_churn import SeedChurn
 from tracer.blueprints import registry
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, Record
 from tracer.blueprints.inputs import blueprint_inputs, canonical_record, resolve_columns
@@ -273,6 +274,24 @@ def check_scratch_state(blueprint: AnyBlueprint) -> None:
     assert pickle.dumps(deployment.state) == before
 
 
+def check_context_profile(blueprint: AnyBlueprint) -> None:
+    """A blueprint that learns context profiles its sample once, never learns from its label's column,
+    and says why each column it left out was left out; one that doesn't, profiles nothing."""
+    deployment = Deployment(blueprint)
+    deployment.replay(_sample(blueprint))
+    if not blueprint.learns_context:
+        assert deployment.context is None
+        return
+    assert deployment.context is not None and deployment.context.rows_profiled == SAMPLE_ROWS
+    described = deployment.context.describe()
+    label = blueprint.label.column
+    if label is not None:
+        label_column = resolve_columns(blueprint, _sample(blueprint).columns).columns.get(label.name)
+        assert label_column is None or described["left_out"].get(label_column) == "the label"
+        assert label_column not in described["used"]
+    assert all(reason for reason in described["left_out"].values())
+
+
 CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_input_not_mutated,
     check_column_order,
@@ -286,6 +305,7 @@ CHECKS: tuple[Callable[[AnyBlueprint], None], ...] = (
     check_feature_params,
     check_challenger_models,
     check_scratch_state,
+    check_context_profile,
 )
 
 
@@ -354,7 +374,7 @@ class UndocumentedChurn(CustomerChurn):
     use_case = " "
 
 
-class ChurnWithRequiredBlanks(CustomerChurn):
+class ChurnWithRequiredBlanks(SeedChurn):
     def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
         frame = super().sample(n_rows, seed)
         frame.loc[frame.index[::7], "total_spend"] = math.nan
@@ -384,6 +404,9 @@ def test_public_surface() -> None:
         "RiverBinaryClassifier", "RiverRegressor", "ScaleAndEncode", "StandIn", "Task",
         "TracerError", "canonical_frame", "canonical_record", "categories", "get", "ids",
         "registry", "resolve_columns",
+        # what a model may offer beyond its two verbs (tracer.blueprints.protocols)
+        "BlockExplaining", "Experienced", "Explaining", "FrameLearning", "FrameScoring",
+        "MiniBatchChoice", "RowLearning", "RowScoring", "SequenceLearning",
     }  # fmt: skip
     assert set(online_models_package.__all__) >= {
         "BinaryMetrics", "Captured", "Deployment", "MIN_FRAME_ROWS", "RegressionMetrics", "ReplayReport",

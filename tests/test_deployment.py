@@ -15,6 +15,7 @@ import tracer.blueprints.engines.models as models_module
 import tracer.blueprints.engines.scale_encode as scale_encode_module
 import tracer.blueprints.registry as registry_module
 import tracer.online_models.deployment as deployment_module
+from tests.seed_churn import SeedChurn
 from tracer.blueprints.base import Features, Params, Record
 from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 from tracer.blueprints.errors import InputError, InvalidValueError, MissingInputsError
@@ -139,7 +140,7 @@ def test_score_many_scores_with_the_model_as_of_the_batch_start(rows: list[dict[
 
 
 def test_a_bad_row_takes_its_slot_and_the_batch_goes_on(rows: list[dict[str, Any]]) -> None:
-    deployment = Deployment(CustomerChurn)
+    deployment = Deployment(SeedChurn)
     batch: list[Any] = [dict(row) for row in rows[:40]]
     batch[3]["total_spend"] = "lots"
     batch[5]["last_login"] = math.inf
@@ -258,7 +259,7 @@ def test_replay_counts_bad_rows_with_examples(rows: list[dict[str, Any]]) -> Non
     frame = pd.DataFrame.from_records(rows).astype({"total_spend": object})
     frame.loc[5, "total_spend"] = "n/a?"
     frame.loc[9, "last_login"] = None
-    deployment = Deployment(CustomerChurn)
+    deployment = Deployment(SeedChurn)
     report = deployment.replay(frame)
     assert (report.n_rows, report.n_scored, report.n_errors) == (600, 598, 2)
     assert report.errors_by_reason == {"wrong_type": 1, "missing_field": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ from click.testing import CliRunner, Result
 from tracer.agents import evaluate
 from tracer.agents.cli_evaluate import analyze_command, eval_command
 from tracer.agents.evaluate import DEFAULT_GATES, Gate, parse_gate
+from tracer.blueprints import registry
 from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.blueprints.recipes.price_movement import PriceMovement
+from tracer.blueprints.recipes.price_optimization import PriceOptimization
 from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
 
 CHURN_ROWS = 3000
@@ -140,13 +143,13 @@ def test_unknown_blueprint_exits_2_naming_the_known_ones(churn_csv: Path) -> Non
 
 
 def test_missing_inputs_exit_2_with_the_missing_inputs_message(churn_csv: Path, tmp_path: Path) -> None:
-    data = tmp_path / "no_spend.csv"
-    CustomerChurn().sample(200, seed=1).drop(columns=["total_spend"]).to_csv(data, index=False)
-    result = run(eval_command, "--blueprint", "customer_churn", "--report", tmp_path / "r.json", data)
+    data = tmp_path / "no_price.csv"
+    PriceOptimization().sample(200, seed=1).drop(columns=["unit_price"]).to_csv(data, index=False)
+    result = run(eval_command, "--blueprint", "price_optimization", "--report", tmp_path / "r.json", data)
     assert result.exit_code == 2
     assert "missing required input(s)" in result.output
-    assert "total_value (looked for: total_value, total_spend" in result.output
-    assert "--map total_value=<column>" in result.output
+    assert "price (looked for: price, " in result.output
+    assert "--map price=<column>" in result.output
 
 
 def test_map_finds_a_renamed_column(tmp_path: Path) -> None:
@@ -167,14 +170,92 @@ def test_an_unreadable_file_type_exits_2(tmp_path: Path) -> None:
     assert "use .csv" in result.output
 
 
-def test_a_gate_on_an_undefined_metric_fails(tmp_path: Path) -> None:
+def test_no_label_learned_exits_2_naming_the_label_column(tmp_path: Path) -> None:
     data = tmp_path / "no_label.csv"
     CustomerChurn().sample(300, seed=2).drop(columns=["churned"]).to_csv(data, index=False)
     report = tmp_path / "r.json"
     result = run(eval_command, "--blueprint", "customer_churn", "--report", report, data)
-    assert result.exit_code == 1
-    assert "No labels were learned" in result.output
-    assert all(gate["value"] is None for gate in report_of(report)["gates"])
+    assert result.exit_code == 2, result.output
+    assert "300 of 300 rows scored, but no labels were learned" in result.output
+    assert "label column 'churned'" in result.output and "--map churned=<column>" in result.output
+    assert "PASS" not in result.output
+    document = report_of(report)
+    assert document["passed"] is False
+    assert all(gate["value"] is None and not gate["passed"] for gate in document["gates"])
+
+
+def test_nothing_scored_exits_2_with_each_reason_its_count_and_first_error(tmp_path: Path) -> None:
+    data = tmp_path / "periods.csv"
+    frame = RevenueForecast().sample(30, seed=1)
+    frame.loc[:4, "sales"] = None  # rows 0-4: no revenue
+    frame.loc[5:, "order_date"] = [f"period {i}" for i in range(5, 30)]  # the others: no date anyone parses
+    frame.to_csv(data, index=False)
+    report = tmp_path / "r.json"
+    result = run(eval_command, "--blueprint", "revenue_forecast", "--report", report, data)
+    assert result.exit_code == 2, result.output
+    output = result.output
+    assert (
+        "nothing to evaluate: 0 of 30 rows scored: 25 wrong_type (column 'order_date', row 5: 'period 5'"
+        in output
+    )
+    assert "; 5 missing_field (column 'sales', row 0:" in output
+    assert "PASS" not in result.output
+    document = report_of(report)
+    assert document["scored"] == 0 and document["passed"] is False
+    assert document["errors_by_reason"] == {"wrong_type": 25, "missing_field": 5}
+    assert "nothing_to_evaluate" in document and document["baselines"] is None
+
+
+def test_a_gate_on_an_undefined_metric_fails_and_says_undefined(tmp_path: Path) -> None:
+    data = tmp_path / "zeros.csv"
+    frame = RevenueForecast().sample(60, seed=1)
+    frame["sales"] = 0.0  # MAPE has no non-zero target to divide by
+    frame.to_csv(data, index=False)
+    result = run(eval_command, "--blueprint", "revenue_forecast", "--gate", "mape<=0.5",
+                 "--report", tmp_path / "r.json", data)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    mape_row = next(line for line in result.output.splitlines() if line.startswith("MAPE"))
+    assert mape_row.split() == ["MAPE", "undefined", "<=", "0.5", "FAIL"]
+
+
+def test_a_classifier_is_shown_beside_its_base_rate_and_a_batch_model(
+    churn_csv: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "r.json"
+    result = run(eval_command, "--blueprint", "customer_churn", "--report", report, churn_csv)
+    lines = result.output.splitlines()
+    assert any(line.startswith("base rate  ") and "0.5000" in line for line in lines), result.output
+    assert any(line.startswith("batch HistGradientBoosting") for line in lines)
+    assert "blueprint AUC / batch AUC on the last 30%:" in result.output
+    baselines = report_of(report)["baselines"]
+    assert (baselines["n_train"], baselines["n_test"]) == (2100, 900)
+    assert "churned" not in baselines["columns"] and "cust_id" not in baselines["columns"]
+    assert baselines["auc_ratio"] == pytest.approx(baselines["blueprint"]["auc"] / baselines["batch"]["auc"])
+
+
+def test_without_scikit_learn_the_batch_row_says_what_to_install(
+    churn_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn.ensemble", None)
+    result = run(eval_command, "--blueprint", "customer_churn", "--report", tmp_path / "r.json", churn_csv)
+    assert result.exit_code in (0, 1)
+    batch_row = next(line for line in result.output.splitlines() if line.startswith("batch"))
+    assert "pip install 'tracer-stream[baselines]'" in batch_row
+
+
+def test_a_forecast_is_shown_beside_naive_and_seasonal_naive(tmp_path: Path) -> None:
+    data = tmp_path / "revenue.csv"
+    RevenueForecast().sample(120, seed=1).to_csv(data, index=False)
+    report = tmp_path / "r.json"
+    result = run(eval_command, "--blueprint", "revenue_forecast", "--report", report, data)
+    assert result.exit_code == 0, result.output
+    assert "season length 7, from daily spacing" in result.output
+    assert any(line.startswith("naive (last value)") for line in result.output.splitlines())
+    assert any(line.startswith("seasonal naive (m=7)") for line in result.output.splitlines())
+    baselines = report_of(report)["baselines"]
+    assert baselines["n_rows"] == 120 - 7  # every row after the first week
+    best = min(baselines["naive"]["mape"], baselines["seasonal_naive"]["mape"])
+    assert baselines["mape_ratio"] == pytest.approx(baselines["blueprint"]["mape"] / best)
 
 
 def test_parse_gate_names_and_defaults() -> None:
@@ -193,12 +274,7 @@ def test_analyze_lists_customer_churn_first_for_the_churn_sample(churn_csv: Path
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines()[2:] if line[:2].strip().isdigit()]
     assert rows[0][:2] == ["1", "customer_churn"]
-    assert {row[1] for row in rows} == {
-        "customer_churn",
-        "revenue_forecast",
-        "price_movement",
-        "price_optimization",
-    }
+    assert {row[1] for row in rows} == set(registry.ids())
 
 
 def test_analyze_json_and_a_bad_file(churn_csv: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracer.blueprints.inputs as inputs_module
+from tests.seed_churn import SeedChurn as CustomerChurn
 from tracer.blueprints.errors import InputError, InvalidValueError, MissingInputsError
 from tracer.blueprints.inputs import (
     canonical_frame,
@@ -22,7 +23,6 @@ from tracer.blueprints.inputs import (
     normalize_name,
     resolve_columns,
 )
-from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.schemas import ReasonCode
 
 BASE = {"customer": "c1", "last_login": "2024-03-01", "signup_date": "2023-03-01", "total_spend": 100}

@@ -20,7 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracer.blueprints.base import OnlineModel
-from tracer.blueprints.engines import seasonal_forecaster, series_statistics
+from tracer.blueprints.engines import (
+    forecast_candidates,
+    forecast_errors,
+    seasonal_forecaster,
+    series_statistics,
+)
+from tracer.blueprints.engines.forecast_candidates import Smoother
 from tracer.blueprints.engines.seasonal_forecaster import SeasonalForecaster
 from tracer.blueprints.engines.series_statistics import granularity_of
 from tracer.blueprints.errors import ParameterError
@@ -79,7 +85,13 @@ def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 
 def test_doctests() -> None:
-    for module in (revenue_forecast, seasonal_forecaster, series_statistics):
+    for module in (
+        revenue_forecast,
+        seasonal_forecaster,
+        series_statistics,
+        forecast_candidates,
+        forecast_errors,
+    ):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
@@ -156,12 +168,13 @@ def test_seasonality_flag_on_the_weekly_sample_off_on_white_noise() -> None:
     _, weekly, model = drive(canonical(BP.sample(120, seed=5)))
     assert all(output.seasonality_flag for output in weekly[40:])
     assert isinstance(model, SeasonalForecaster) and model.series["all"].season_m == 7
-    holt_winters = model.series["all"].holt_winters
-    assert holt_winters is not None and holt_winters.season is not None
-    effects = list(holt_winters.season)[-7:]
-    # the season list ends with the last learned day (index 119 -> weekday 0, Monday)
-    by_weekday = {(119 - 6 + i) % 7: effect for i, effect in enumerate(effects)}
-    assert max(by_weekday, key=by_weekday.__getitem__) == int(np.argmax(SAMPLE_WEEKLY_PATTERN))
+    ensemble = model.series["all"].ensemble
+    assert ensemble is not None
+    smoothers = [c for c in ensemble.candidates if isinstance(c, Smoother) and c.cycle == 7]
+    assert smoothers
+    for smoother in smoothers:  # season positions are days since the epoch mod 7; day 0 was a Thursday
+        by_weekday = {(position + 3) % 7: float(effect) for position, effect in enumerate(smoother.season)}
+        assert max(by_weekday, key=by_weekday.__getitem__) == int(np.argmax(SAMPLE_WEEKLY_PATTERN))
     noise = np.random.default_rng(0).normal(1000.0, 100.0, 365)
     _, flat, model = drive([record(day, float(y)) for day, y in enumerate(noise)])
     assert not any(output.seasonality_flag for output in flat)
@@ -318,11 +331,112 @@ def test_declarations() -> None:
         "series_id",
         "date",
     )
-    assert [i.name for i in BP.required_inputs] == ["date", "revenue"]
-    assert [i.name for i in BP.optional_inputs] == ["customer_count", "series_id"]
+    assert [i.name for i in BP.required_inputs] == ["revenue"]  # without dates each row is the next day
+    assert [i.name for i in BP.optional_inputs] == ["date", "customer_count", "series_id"]
     assert BP.output.headline == "forecast_30d" and BP.performance == ()
     assert set(revenue_forecast.__all__) == {
         "SAMPLE_WEEKLY_PATTERN",
         "RevenueForecast",
         "RevenueForecastOutput",
     }
+
+
+def business_hours(weeks: int, seed: int) -> list[dict[str, Any]]:
+    """5-minute call counts 07:00-21:55 on weekdays only (180 slots a day, 900 a week): a daily hump,
+    quieter Fridays, Poisson noise. No rows at night or on weekends."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(7 * weeks):
+        if day % 7 >= 5:  # START is a Monday
+            continue
+        for slot in range(180):
+            hump = 60.0 + 140.0 * math.sin(math.pi * slot / 180.0)
+            mean = hump * (0.8 if day % 7 == 4 else 1.0)
+            rows.append(record(day + (7 * 3600 + 300 * slot) / DAY, float(rng.poisson(mean))))
+    return rows
+
+
+def test_intraday_profile_with_closed_hours_beats_naive_and_sums_open_hours_only() -> None:
+    records = business_hours(weeks=6, seed=12)
+    scores, outputs, model = drive(records)
+    values = np.array([r["revenue"] for r in records])
+    start = 900  # after the first week
+    ours = mape(values[start:], np.array(scores)[start:])
+    naive = mape(values[start:], values[start - 1 : -1])
+    assert ours <= 0.9 * naive, (ours, naive)
+    assert isinstance(model, SeasonalForecaster)
+    series = model.series["all"]
+    assert series.clock is not None and series.clock.intraday and series.clock.cycles == (2016, 288)
+    assert series.open_slots is not None and int(series.open_slots.sum()) == 900
+    # a weekday's open hours hold ~ 180 x 60 + 140 x 180 x 2/pi calls; the 30 days after the last row (a
+    # Friday evening) hold 16 such weekdays and 4 Fridays at 80%, and 10 weekend days with no rows
+    day_total = 180 * 60.0 + 140.0 * 180 * 2 / math.pi
+    assert outputs[-1].forecast_30d == pytest.approx((16 + 4 * 0.8) * day_total, rel=0.05)
+    # 90 days: 12 weeks and Saturday..Thursday, 64 weekdays of which 12 Fridays
+    assert outputs[-1].forecast_90d == pytest.approx((52 + 12 * 0.8) * day_total, rel=0.05)
+
+
+@pytest.mark.parametrize("multiplicative", [False, True])
+@pytest.mark.parametrize(("cycle", "phi"), [(0, 0.9), (7, 0.98), (12, 1.0)])
+def test_closed_form_totals_equal_the_step_by_step_sum(multiplicative: bool, cycle: int, phi: float) -> None:
+    rng = np.random.default_rng(cycle)
+    smoother = Smoother(alpha=0.3, beta=0.1, phi=phi, gamma=0.2, cycle=cycle, multiplicative=multiplicative)
+    for t in range(40):
+        smoother.learn(t, 100.0 + t + 10.0 * (t % 7) + float(rng.normal(0.0, 2.0)))
+    for offset, steps in [(1, 5), (1, 30), (3, 100), (2, 91)]:
+        walked = sum(smoother.forecast(39 + offset + h, offset + h) for h in range(1, steps + 1))
+        closed = smoother.total(39 + offset, offset, steps, np.ones(max(cycle, 1), dtype=np.bool_))
+        assert closed == pytest.approx(walked, rel=1e-9)
+
+
+def test_decimal_year_dates_are_months_and_quarters() -> None:
+    model = SeasonalForecaster()
+    for i in range(40):
+        model.learn_one({"series_id": "m", "date_epoch_s": 1991.5 + i / 12}, 100.0 + 20.0 * (i % 12 == 11))
+        model.learn_one({"series_id": "q", "date_epoch_s": 1956.0 + i / 4}, 200.0 + 50.0 * (i % 4 == 3))
+    monthly, quarterly = model.series["m"].clock, model.series["q"].clock
+    assert monthly is not None and (monthly.grain.name, monthly.cycles) == ("monthly", (12,))
+    assert quarterly is not None and (quarterly.grain.name, quarterly.cycles) == ("quarterly", (4,))
+    # 40 months from 1991 Jul end in 1994 Oct; the next peak month (i % 12 == 11) is 1995 Jun
+    assert model.predict_one({"series_id": "m", "date_epoch_s": 1991.5 + 47 / 12}) == pytest.approx(
+        120.0, rel=0.02
+    )
+    assert model.predict_one({"series_id": "q", "date_epoch_s": 1956.0 + 43 / 4}) == pytest.approx(
+        250.0, rel=0.02
+    )
+
+
+def test_rows_without_dates_are_days_and_find_their_cycle() -> None:
+    values = [100.0 + 30.0 * (i % 7 == 6) + 3.0 * math.sin(i) for i in range(200)]
+    scores, outputs, _ = drive(
+        [{"date": None, "revenue": v, "customer_count": None, "series_id": None} for v in values]
+    )
+    ours = mape(np.array(values[14:]), np.array(scores[14:]))
+    assert ours < 0.5 * mape(np.array(values[14:]), np.array(values[13:-1]))  # naive misses the weekly peak
+    assert outputs[-1].forecast_30d == pytest.approx(sum(values[-30:]), rel=0.05)
+
+
+def test_state_and_value_columns_resolve_by_synonym() -> None:
+    from tracer.blueprints.inputs import resolve_columns
+
+    resolution = resolve_columns(
+        RevenueForecast, ["rownames", "Date", "State", "Takings", "Occupancy", "CPI"]
+    )
+    assert (resolution.columns["series_id"], resolution.columns["revenue"]) == ("State", "Takings")
+    assert resolve_columns(RevenueForecast, ["DateTime", "Calls"]).columns["revenue"] == "Calls"
+
+
+def test_old_layout_series_restart_after_unpickling() -> None:
+    model = SeasonalForecaster()
+    for day in range(30):
+        model.learn_one({"series_id": "new", "date_epoch_s": START + day * DAY}, 100.0)
+    state = dict(model.__dict__)
+    old = seasonal_forecaster._Series.__new__(seasonal_forecaster._Series)
+    old.__setstate__([None] * 23)  # a River Holt-Winters checkpoint pickled its series as a field list
+    state["series"] = {**model.series, "old": old}
+    restored = SeasonalForecaster.__new__(SeasonalForecaster)
+    restored.__setstate__(state)
+    assert set(restored.series) == {"new"}
+    assert restored.predict_one({"series_id": "new", "date_epoch_s": START + 30 * DAY}) == pytest.approx(
+        100.0
+    )

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 import pandas as pd
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -72,6 +72,7 @@ def plan_spec(
             columns = resolve_columns(blueprint, frame.columns, mapping).columns
         except InputError as error:
             raise ApiError(422, "dataset_incompatible", str(error)) from None
+        _check_outcome(blueprint, columns)
     labels = request.labels
     if labels is None:
         label_input = blueprint.label.column
@@ -98,6 +99,22 @@ def plan_spec(
     if problems:
         raise ApiError(422, "invalid_deployment", "; ".join(problems))
     return spec
+
+
+def _check_outcome(blueprint: Any, columns: Mapping[str, str | None]) -> None:
+    """A dataset given to train on must carry the outcome, unless a rule over its columns labels it."""
+    label = blueprint.label
+    if label.column is None or columns.get(label.column.name) is not None:
+        return
+    if label.rule is not None and all(columns.get(name) for name in label.rule_needs):
+        return
+    looked = ", ".join(label.column.accepted_names)
+    raise ApiError(
+        422,
+        "dataset_incompatible",
+        f"{blueprint.id}: the dataset has no {label.column.name} column to learn from (looked for: {looked}); "
+        "map it with column_mapping, or deploy without a dataset and send outcomes to tracer.labels",
+    )
 
 
 def train(

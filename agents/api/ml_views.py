@@ -1,7 +1,8 @@
 """Seed 002's ML engine endpoints, served by the worker that owns the models.
 
 - ``POST /ml/predict``: ``{"deployment": id, "row": {...}}``, or seed 002's ``{"snapshot": {...}}``
-  for the one ``price_movement`` deployment; scored by the same ``LiveDeployment`` the stream uses;
+  for the one deployment whose blueprint reads ``MarketSnapshot``s (``Blueprint.input_schema``:
+  ``price_movement``); scored by the same ``LiveDeployment`` the stream uses;
 - ``GET /ml/health``: broker, scoring service, owned deployments, lag (200 or 503);
 - ``GET /ml/metrics``: every Prometheus metric of the worker;
 - ``GET /ml/model/info``: versions, learned-through offsets, counters and metrics per deployment.
@@ -33,17 +34,26 @@ from tracer.agents.api.models import (
 from tracer.agents.metrics import METRICS_CONTENT_TYPE, STATUS_ERROR, STATUS_OK, STATUS_REJECTED
 from tracer.agents.routing import routed_partition
 from tracer.agents.scoring import Owned
+from tracer.blueprints import registry
 from tracer.blueprints.errors import InputError
-from tracer.schemas import ReasonCode
+from tracer.schemas import DeploymentSpec, MarketSnapshot, ReasonCode
 
-__all__ = ["ML_VIEWS", "PREDICT_REQUEST", "Health", "Metrics", "ModelInfo", "Predict", "predict_row"]
+__all__ = [
+    "ML_VIEWS",
+    "PREDICT_REQUEST",
+    "Health",
+    "Metrics",
+    "ModelInfo",
+    "Predict",
+    "predict_row",
+    "snapshot_deployments",
+]
 
 log = logging.getLogger(__name__)
 
 PREDICT_REQUEST: TypeAdapter[PredictRowRequest | PredictSnapshotRequest] = TypeAdapter(
     PredictRowRequest | PredictSnapshotRequest
 )
-SNAPSHOT_BLUEPRINT = "price_movement"
 
 
 def predict_row(
@@ -85,18 +95,26 @@ def predict_row(
     )
 
 
+def snapshot_deployments(specs: Mapping[str, DeploymentSpec]) -> list[str]:
+    """The deployments, sorted, whose blueprint reads market snapshots (``input_schema``)."""
+    return sorted(d for d, spec in specs.items() if _reads_snapshots(spec.blueprint))
+
+
+def _reads_snapshots(blueprint_id: str) -> bool:
+    return blueprint_id in registry.ids() and registry.get(blueprint_id).input_schema is MarketSnapshot
+
+
 def _snapshot_deployment(ctx: ApiContext) -> str:
-    candidates = sorted(d for d, spec in ctx.service.specs.items() if spec.blueprint == SNAPSHOT_BLUEPRINT)
+    candidates = snapshot_deployments(ctx.service.specs)
     if len(candidates) == 1:
         return candidates[0]
+    readers = " or ".join(b for b in registry.ids() if _reads_snapshots(b)) or "snapshot-reading"
     if not candidates:
-        raise ApiError(
-            404, "deployment_not_found", f"a snapshot needs a {SNAPSHOT_BLUEPRINT} deployment and none runs"
-        )
+        raise ApiError(404, "deployment_not_found", f"a snapshot needs a {readers} deployment and none runs")
     raise ApiError(
         422,
         "ambiguous_deployment",
-        f"several {SNAPSHOT_BLUEPRINT} deployments run ({', '.join(candidates)}); name one in 'deployment'",
+        f"several {readers} deployments run ({', '.join(candidates)}); name one in 'deployment'",
     )
 
 
@@ -159,6 +177,7 @@ def deployment_info(ctx: ApiContext, deployment_id: str, owned: Owned) -> Deploy
         drift_detections={name: int(value) for name, value in info.get("drift_detections", {}).items()},
         shadows=dict(info.get("shadows", {})),
         validation=validation_report(replay).metrics if replay is not None else None,
+        context=info.get("context"),
     )
 
 

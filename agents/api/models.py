@@ -132,6 +132,11 @@ class DeploymentInfo(ApiModel):
     validation: dict[str, float | None] | None = Field(
         description="Progressive-validation metrics of the replay it was trained with, if any."
     )
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="The data's other columns the model learns from: 'used' (column -> kind), 'left_out' "
+        "(column -> why: the label, a leak, an id...) and 'rows_profiled'; null until profiled.",
+    )
 
 
 class ModelInfoResponse(ApiModel):

@@ -12,6 +12,11 @@
   prediction), weight × transformed value, with one-hot columns summed back to their feature;
 - count the labelled examples they learned from (``n_learned``) and pickle without their caches.
 
+Each of these verbs is a capability the contract declares (:mod:`~tracer.blueprints.protocols`):
+both adapters offer them all, ``learn_sequence`` the classifier only. The ``hasattr`` checks below
+are on River's estimators, whose mini-batch verbs River declares by duck typing (its ``Pipeline``
+has them all and only passes them on), not on a Tracer model.
+
 :class:`ScaleAndEncode` is River's ``StandardScaler`` for the numeric features and one-hot
 encoding (River's ``OneHotEncoder``, ``drop_zeros=True``) for the string ones, routed by value
 type in one pass. It does what ``(Select(*numeric) | StandardScaler()) + (Select(*categorical) |

@@ -1,55 +1,54 @@
-"""An online forecaster for many calendar series: River Holt-Winters with seasonality found online.
+"""An online forecaster for many calendar series: a few cheap smoothers per series, chosen by recent error.
 
 Rows carry a series key, a timestamp and optionally a covariate (``customer_count`` for revenue).
 Per series the forecaster keeps:
 
-* the **granularity**: the median spacing of the last dates, snapped to hour, day, week, month or
-  quarter. Horizons in days become steps (a fractional last step counts by its fraction); for
-  monthly and coarser data a month counts as 30 days, so 30 days is one month and 90 days one
-  quarter. Up to 64 missing periods are filled with the model's own forecasts, so the seasonal
-  phase stays aligned. A row whose date is not after the series' last learned date is not learned;
-* a River :class:`~river.time_series.HoltWinters` (additive level, trend and season;
-  ``alpha=0.1, beta=0.01, gamma=0.1``), started without a season after 4 rows and rebuilt from a
-  buffer of recent values whenever the seasonal period it should use changes. River initialises
-  from the first values only (and its additive season as ratios), so a least-squares fit of level,
-  slope (shrunk toward 0 unless significant) and seasonal means over the whole buffer replaces
-  that start before the buffer is replayed;
-* **online seasonality detection**: the candidate cycle is the calendar's (24 for hourly data, 7 for
-  daily, 52 for weekly, 12 for monthly, 4 for quarterly) or the one asked for. Every cycle, once
-  3 are buffered, two Ljung-Box tests at lags ``m`` and ``2m`` run over the buffer (up to 8 cycles):
-  one on its first differences, one on what a centred moving average leaves. Both remove trends and
-  random walks, which do not repeat. The flag goes on below p = 1e-4 and off again above p = 0.01;
-* a **trend test**: every week, a least-squares slope with seasonal means (cycles up to 52) over the
-  last 90 days (at least 3 cycles and 12 rows) is growth or decline when it is significant
-  (``|t| > 3``) and projects a change beyond ±3% of the current level over 90 days;
-* with a covariate, a one-coefficient **correction** ``× (1 + θ · surprise)``: the forecast's relative
-  error is regressed (ridge, prior θ ~ N(0, 1)) on the covariate's surprise, its relative deviation
-  from its own Holt forecast with the same smoothing, so a jump in, say, active customers moves
-  the forecast before the smoothed revenue level catches up;
-* the **errors of its own forecasts**: realised totals over ``interval_days`` against what it
-  forecast for them, and, until ten such windows have closed, one-step errors scaled to the window
-  as for simple exponential smoothing (``Σ (1 + αj)²``).
+* the **clock**: the median spacing of the last dates, snapped to intraday, hourly, daily, weekly,
+  monthly or quarterly. Dates that are decimal years (``1991.5``, as R's ``ts`` objects print them)
+  are read as years. A row's *step* counts calendar periods (month index for monthly data, so month
+  lengths don't matter); intraday rows count one step each, so nights and weekends with no rows are
+  closed hours, not missing data. Without dates every row is one step, read as a day;
+* the **season position** of each row: month of year, quarter of year, week of year, day of week, or
+  for intraday data the slot of the week (and of the day) from the timestamp's time of week. A slot
+  that never has rows (07:00-21:55 weekdays only: 900 of the week's 2016 five-minute slots) forecasts
+  nothing in horizon totals;
+* an :class:`~tracer.blueprints.engines.forecast_candidates.Ensemble` of naive, seasonal-naive,
+  damped Holt-Winters additive and multiplicative, and a fast "profile × level" smoother per cycle
+  (see :mod:`~tracer.blueprints.engines.forecast_candidates`). The one-step forecast is the candidate
+  with the lowest recent absolute percentage error; without dates, cycles of 7, 12 and 4 rows compete;
+* **seasonality detection** for the flag: every cycle, once 3 are buffered, two Ljung-Box tests at lags
+  ``m`` and ``2m`` (``m`` rows per cycle) over the buffer. The flag goes on below p = 1e-4 and off
+  above p = 0.01;
+* a **trend test**: every week, a least-squares slope with seasonal means over the last 90 days is
+  growth or decline when significant (``|t| > 3``) and projecting beyond ±3% of the level in 90 days;
+* with a covariate, a one-coefficient **correction** ``× (1 + θ · surprise)``
+  (:mod:`~tracer.blueprints.engines.forecast_errors`);
+* the **errors of its own forecasts**: realised totals over ``interval_days`` against what it forecast
+  for them, and until ten such windows have closed, one-step errors scaled to the window.
 
-Nothing is random, and every piece pickles.
+Horizon totals are closed forms over whole cycles (no step-by-step walk). Nothing is random, and every
+piece pickles.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from river.time_series import HoltWinters
+import numpy as np
 
 from tracer.blueprints.base import Features
+from tracer.blueprints.engines.forecast_candidates import Candidate, Ensemble, SeasonalNaive, Smoother
+from tracer.blueprints.engines.forecast_errors import ErrorTracker
 from tracer.blueprints.engines.series_statistics import (
-    Granularity,
+    MAX_CYCLE,
+    SeriesClock,
     Trend,
-    granularity_of,
-    least_squares,
+    clock_for,
     season_p_value,
     trend_of,
 )
@@ -60,18 +59,17 @@ DEFAULT_SERIES: Final = "all"
 """The series a row belongs to when it names none."""
 Seasonality = Literal["auto", "none", "weekly", "yearly"]
 
-_ALPHA, _BETA, _GAMMA = 0.1, 0.01, 0.1
-_MIN_ROWS = 4  # rows before the Holt-Winters model starts
-_MAX_GAP_FILL = 64  # missing periods filled with forecasts; longer outages are not filled
-_ERROR_MEMORY = 100  # error statistics weigh roughly the last this many errors
-_MIN_WINDOWS = 10  # closed windows before their errors replace the one-step estimate
+_MIN_ROWS = 4  # rows before the candidates start (the spacing is known by then)
 _SEASON_ON, _SEASON_OFF = 1e-4, 1e-2  # p-values that switch the seasonality flag on and off
-_MAX_CYCLE = 400  # longer cycles (yearly on hourly data) are not modelled
 _TREND_DAYS, _MIN_TREND_ROWS, _MAX_TREND_CYCLE = 90.0, 12, 52
-_MIN_BUFFER = 96
-_MAX_STEPS = 2400  # forecast steps computed for one horizon (90 days of hourly data)
+_ALPHA, _BETA, _PHI, _GAMMA = 0.2, 0.1, 0.98, 0.2  # Holt-Winters: level, slope, damping, season
+_PRUNE_CYCLES = 4  # after this many cycles of rows the ensemble keeps its best candidates only
+_MIN_TREND_EVERY = 4  # rows between trend tests, at least (monthly data: every 4 months)
+_MIN_TEST_EVERY = 12  # rows between seasonality tests, at least (quarterly data: every 3 years)
+_MIN_BUFFER, _MAX_BUFFER = 96, 8 * 2048
+_NO_DATE_CYCLES: Final = (7, 12, 4)  # rows without dates: these cycles compete
 _CYCLE_DAYS: Final = {"weekly": 7.0, "yearly": 365.25}
-_DAY = 86_400.0
+_WEEK = 604_800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,102 +84,104 @@ class Outlook:
     seasonal: bool
 
 
-def _fit_holt_winters(values: list[float], m: int) -> HoltWinters:
-    """A Holt-Winters model started from a least-squares fit over ``values``, then fed the rest of them.
-
-    The slope is shrunk by ``max(0, 1 - 4/t²)``, so a start on a few noisy rows does not invent a trend.
-    """
-    level, slope, t_statistic, effects = least_squares(values, m)
-    slope *= max(0.0, 1.0 - 4.0 / t_statistic**2) if t_statistic else 0.0
-    model = HoltWinters(alpha=_ALPHA, beta=_BETA, gamma=_GAMMA if m else None, seasonality=m)  # type: ignore[no-untyped-call]
-    start = max(2, m)
-    for y in values[:start]:  # River initialises its components here; they are replaced just below
-        model.learn_one(y)  # type: ignore[no-untyped-call]
-    model.level.clear()
-    model.level.append(level + slope * (start - 1))
-    if model.trend is not None:
-        model.trend.clear()
-        model.trend.append(slope)
-    if model.season is not None:
-        model.season.clear()
-        model.season.extend(float(effects[i % m]) for i in range(start))
-    for y in values[start:]:
-        model.learn_one(y)  # type: ignore[no-untyped-call]
-    return model
-
-
 @dataclass(slots=True, eq=False)
 class _Series:
     """Everything the forecaster knows about one series."""
 
     last_ts: float | None = None
+    last_step: int = 0
+    last_position: int = 0
     deltas: deque[float] = field(default_factory=partial(deque, maxlen=9))
-    spacing: float | None = None  # median of the last deltas, in seconds
-    grain: Granularity | None = None
+    clock: SeriesClock | None = None
+    start_rows: list[tuple[float | None, float]] = field(default_factory=list)  # rows before the start
+    ensemble: Ensemble | None = None
     buffer: deque[float] = field(default_factory=partial(deque, maxlen=_MIN_BUFFER))
-    holt_winters: HoltWinters | None = None
-    season_m: int = 0  # the seasonal period the Holt-Winters model uses
-    seasonal: bool = False  # the detection result
+    season_m: int = 0  # the cycle the forecasts use (0: none), as the flag or the parameter says
+    seasonal: bool = False
     trend: Trend = "stable"
     n_learned: int = 0
-    cum_value: float = 0.0
-    pending: deque[tuple[int, float, float]] = field(default_factory=deque)  # (closing step, forecast, cum)
-    n_errors: int = 0
-    n_windows: int = 0
-    mean_sq_error_1: float = 0.0
-    mean_sq_error_window: float = 0.0
-    covariate_holt: tuple[float, float] | None = None  # (level, slope)
-    su_u: float = 0.0
-    su_r: float = 0.0
-    mean_sq_relative_error: float = 0.0
+    open_slots: np.ndarray[Any, np.dtype[np.bool_]] | None = None  # intraday: the week's slots seen open
+    week_seen: bool = False  # intraday: the series has spanned a whole week
+    first_ts: float | None = None
+    errors: ErrorTracker = field(default_factory=ErrorTracker)
 
-    def granularity(self, next_delta: float | None = None) -> Granularity | None:
-        """The series' granularity; with no spacing seen yet, the one ``next_delta`` seconds suggest."""
-        if self.grain is None and next_delta and next_delta > 0:
-            return granularity_of(next_delta / _DAY)
-        return self.grain
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
-    def add_delta(self, delta: float) -> None:
-        self.deltas.append(delta)
-        self.spacing = statistics.median(self.deltas)
-        self.grain = granularity_of(self.spacing / _DAY)
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        """New-layout state only; an old (River Holt-Winters) checkpoint's series restarts empty."""
+        fresh = _Series()
+        for name in self.__dataclass_fields__:
+            value = state.get(name, getattr(fresh, name)) if isinstance(state, dict) else getattr(fresh, name)
+            setattr(self, name, value)
 
     def steps_to(self, ts: float | None) -> int:
-        """Periods from the last learned row to ``ts`` (at least 1)."""
-        if ts is None or self.last_ts is None or ts <= self.last_ts:
+        """Steps from the last learned row to ``ts`` (at least 1; always 1 intraday or without dates)."""
+        if ts is None or self.clock is None or self.clock.intraday or self.last_ts is None:
             return 1
-        spacing = self.spacing or ts - self.last_ts
-        return max(1, min(round((ts - self.last_ts) / spacing), 10 * _MAX_GAP_FILL))
+        return max(1, self.clock.step(ts) - self.last_step)
 
-    def path(self, steps: int, covariate: float | None) -> list[float]:
-        """Forecasts for the next ``steps`` periods, with the covariate correction."""
-        if self.holt_winters is None:
-            return [self.buffer[-1] if self.buffer else 0.0] * steps
-        factor = self.covariate_factor(covariate)
-        return [f * factor for f in self.holt_winters.forecast(steps)]  # type: ignore[no-untyped-call]
+    def position_of(self, ts: float | None, steps: int) -> int:
+        if ts is not None and self.clock is not None and self.clock.grain.name != "none":
+            return self.clock.position(ts)
+        return self.last_position + steps
 
-    def covariate_expected(self) -> float | None:
-        """The covariate's own Holt forecast (same smoothing as the value's), if positive."""
-        if self.covariate_holt is None or sum(self.covariate_holt) <= 0:
-            return None
-        return sum(self.covariate_holt)
+    def forecast(self, ts: float | None) -> float:
+        """The one-step forecast of a row at ``ts`` (the last value before the candidates start)."""
+        if self.ensemble is None:
+            return self.start_rows[-1][1] if self.start_rows else 0.0
+        steps = self.steps_to(ts)
+        value = self.ensemble.forecast(self.position_of(ts, steps), steps)
+        return value if math.isfinite(value) else (self.buffer[-1] if self.buffer else 0.0)
 
-    def covariate_factor(self, covariate: float | None) -> float:
-        """``1 + θ · surprise``: the relative change the covariate's surprise implies for the value.
+    def total(self, start: int, offset: int, steps: float) -> float:
+        """The forecast total over ``steps`` periods after position ``start`` (a fraction of the last),
+        ``offset`` steps after the last learned row."""
+        if self.ensemble is None:
+            return (self.start_rows[-1][1] if self.start_rows else 0.0) * steps
+        best, open_slots = self.ensemble, self.open_slots
+        if not self.week_seen:  # before a whole week, a slot not seen yet is unknown, not closed
+            open_slots = None
+        cycle = (
+            self.clock.cycles[0]
+            if self.clock is not None and self.clock.intraday and self.clock.cycles
+            else None
+        )
+        whole = math.floor(steps)
+        total = best.total(start, offset, whole, open_slots, cycle)
+        if steps > whole:
+            total += (steps - whole) * (best.total(start, offset, whole + 1, open_slots, cycle) - total)
+        return total if math.isfinite(total) else 0.0
 
-        θ is the least-squares slope of the relative one-step error on the covariate's relative
-        surprise, shrunk by a N(0, 1) prior (the mean squared relative error is the ridge term).
-        """
-        expected = self.covariate_expected()
-        if covariate is None or expected is None or self.su_u <= 0.0:
-            return 1.0
-        surprise = min(max(covariate / expected - 1.0, -0.5), 0.5)
-        theta = self.su_r / (self.su_u + self.mean_sq_relative_error)  # prior θ ~ N(0, 1)
-        return min(max(1.0 + theta * surprise, 0.5), 1.5)
+    def rows_per_cycle(self) -> int:
+        """Rows in one season cycle: the cycle, or intraday the open slots of a day (180 of 288)."""
+        if self.clock is None or not self.clock.cycles:
+            return 0
+        open_slots = self.open_slots
+        if open_slots is not None:
+            days = self.clock.cycles[0] // self.clock.cycles[-1] if len(self.clock.cycles) > 1 else 1
+            return max(2, int(open_slots.sum()) // max(days, 1))
+        return self.clock.cycles[0]
+
+
+def _candidates(cycles: tuple[int, ...], multiplicative: bool, trend: bool) -> list[Candidate]:
+    """Naive and Holt damped; per cycle seasonal-naive and damped Holt-Winters additive (and, for positive
+    values, multiplicative), plus a fast multiplicative profile × level. Without ``trend`` (intraday:
+    a slope per 5 minutes is noise, and a 90-day horizon would extrapolate it) the smoothers are flat."""
+    beta, phi = (_BETA, _PHI) if trend else (0.0, 1.0)
+    holt = Smoother(alpha=0.3, beta=0.05, phi=0.9) if trend else Smoother(alpha=0.3)
+    out: list[Candidate] = [Smoother(alpha=1.0), holt]
+    for cycle in cycles:
+        out.append(SeasonalNaive(cycle))
+        for multiplicative_season in (False, True) if multiplicative else (False,):
+            out.append(Smoother(_ALPHA, beta, phi, _GAMMA, cycle=cycle, multiplicative=multiplicative_season))
+        if multiplicative:  # a fast level times a slowly learned seasonal profile
+            out.append(Smoother(alpha=0.5, gamma=0.1, cycle=cycle, multiplicative=True))
+    return out
 
 
 class SeasonalForecaster:
-    """Per-series Holt-Winters forecasters behind the :class:`~tracer.blueprints.base.OnlineModel` verbs.
+    """Per-series forecaster ensembles behind the :class:`~tracer.blueprints.base.OnlineModel` verbs.
 
     ``predict_one(x)`` forecasts the value of the row ``x`` from what was learned before it;
     ``learn_one(x, y)`` feeds the row's value. Features name the series, the time (epoch seconds) and
@@ -191,10 +191,10 @@ class SeasonalForecaster:
     >>> for day in range(60):
     ...     x = {"series_id": "all", "date_epoch_s": day * 86_400.0}
     ...     model.learn_one(x, 1000.0 + 10 * day + (200.0 if day % 7 == 5 else 0.0))
-    >>> round(model.predict_one({"series_id": "all", "date_epoch_s": 60 * 86_400.0}))
-    1600
-    >>> [round(v) for v in model.forecast(3)]
-    [1600, 1810, 1620]
+    >>> round(model.predict_one({"series_id": "all", "date_epoch_s": 60 * 86_400.0}))  # truth: 1600
+    1591
+    >>> [round(v) for v in model.forecast(3)]  # truth: 1600, 1810, 1620
+    [1591, 1827, 1618]
     """
 
     def __init__(
@@ -216,8 +216,8 @@ class SeasonalForecaster:
         series = self.series.get(self._series_of(x))
         if series is None:
             return 0.0
-        steps = series.steps_to(_number(x, self.time_key))
-        return series.path(steps, _number(x, self.covariate_key))[-1]
+        base = series.forecast(_number(x, self.time_key))
+        return base * series.errors.covariate_factor(_number(x, self.covariate_key))
 
     def learn_one(self, x: Features, y: float) -> None:
         """Learn the row's value ``y``; rows not after their series' last date are not learned."""
@@ -228,25 +228,46 @@ class SeasonalForecaster:
         if ts is not None and series.last_ts is not None:
             if ts <= series.last_ts:
                 return
-            gap = series.steps_to(ts) - 1
-            series.add_delta(ts - series.last_ts)
-            if 0 < gap <= _MAX_GAP_FILL:
-                for value in series.path(gap, None):
-                    self._commit(series, value)
+            series.deltas.append(ts - series.last_ts)
         covariate = _number(x, self.covariate_key)
-        if series.n_learned:
-            self._track_errors(series, y, covariate)
-        self._commit(series, y)
+        steps = series.steps_to(ts)
+        clock_now = self._clock_value(series, ts)
+        series.errors.close_windows(clock_now)
+        series.errors.add(y)
+        if series.ensemble is None:
+            if series.start_rows:
+                series.errors.one_step(y, series.forecast(ts), covariate)
+            series.start_rows.append((ts, y))
+            if len(series.start_rows) >= _MIN_ROWS:
+                self._start(series)
+        else:
+            position = series.position_of(ts, steps)
+            base = series.ensemble.learn(position, y, steps)  # its forecast of y, made before learning y
+            series.errors.one_step(y, base if math.isfinite(base) else series.buffer[-1], covariate)
+            if series.open_slots is not None:
+                series.open_slots[position % len(series.open_slots)] = True
+                if not series.week_seen and ts is not None and series.first_ts is not None:
+                    series.week_seen = (ts - series.first_ts) * series.clock.unit_s >= _WEEK  # type: ignore[union-attr]
+            series.last_position = position
+            series.buffer.append(y)
+            series.n_learned += 1
+            self._detect(series)
+        if series.clock is not None and ts is not None:
+            series.last_step = series.clock.step(ts)
         series.last_ts = ts if ts is not None else series.last_ts
-        grain = series.granularity()
-        window = _steps_in(self.interval_days / grain.period_days) if grain else 1
-        forecast_total = sum(series.path(window, covariate))
-        series.pending.append((series.n_learned + window, forecast_total, series.cum_value))
+        series.first_ts = series.last_ts if series.first_ts is None else series.first_ts
+        window = self._window_steps(series)
+        if series.errors.due_window(series.n_learned, window):
+            forecast_total = series.total(series.last_position, 0, math.ceil(window))
+            series.errors.open_window(clock_now + math.ceil(window), forecast_total)
 
     def forecast(self, horizon: int, series_id: str = DEFAULT_SERIES) -> list[float]:
         """Forecasts for the ``horizon`` periods after the last one learned (no covariate correction)."""
         series = self.series.get(series_id)
-        return series.path(horizon, None) if series is not None else [0.0] * horizon
+        if series is None or series.ensemble is None:
+            return [series.forecast(None) if series else 0.0] * horizon
+        ensemble = series.ensemble
+        return [ensemble.forecast(series.last_position + h, h) for h in range(1, horizon + 1)]
 
     def outlook(self, x: Features, horizons_days: tuple[float, ...] = (30.0, 90.0)) -> Outlook:
         """Totals over each horizon after the row's period, the interval window's error, trend, season."""
@@ -254,13 +275,12 @@ class SeasonalForecaster:
         if series is None:
             return Outlook(tuple(0.0 for _ in horizons_days), 0.0, "stable", False)
         ts, covariate = _number(x, self.time_key), _number(x, self.covariate_key)
+        period_days = self._period_days(series, ts)
+        factor = series.errors.covariate_factor(covariate)
         offset = series.steps_to(ts)
-        grain = series.granularity(None if ts is None or series.last_ts is None else ts - series.last_ts)
-        period_days = grain.period_days if grain else 1.0
-        steps = [days / period_days for days in horizons_days]
-        path = series.path(offset + _steps_in(max(steps, default=1.0)), covariate)[offset:]
-        totals = tuple(_window_total(path, h) for h in steps)
-        rms = _rms_error(series, self.interval_days / period_days)
+        start = series.position_of(ts, offset)
+        totals = tuple(series.total(start, offset, days / period_days) * factor for days in horizons_days)
+        rms = series.errors.rms(self.interval_days / period_days)
         return Outlook(totals, rms, series.trend, series.seasonal)
 
     # -- internals ------------------------------------------------------------------------------
@@ -269,97 +289,96 @@ class SeasonalForecaster:
         value = x.get(self.series_key)
         return value if isinstance(value, str) and value else DEFAULT_SERIES
 
-    def _commit(self, series: _Series, y: float) -> None:
-        """Feed one period's value: buffer, Holt-Winters, closing windows, seasonal decisions."""
-        series.buffer.append(y)
-        if series.holt_winters is not None:
-            series.holt_winters.learn_one(y)  # type: ignore[no-untyped-call]
-        series.n_learned += 1
-        series.cum_value += y
-        while series.pending and series.pending[0][0] <= series.n_learned:
-            _, forecast_total, cum_at_start = series.pending.popleft()
-            error = series.cum_value - cum_at_start - forecast_total
-            series.n_windows += 1
-            weight = max(1.0 / series.n_windows, 1.0 / _ERROR_MEMORY)
-            series.mean_sq_error_window += weight * (error * error - series.mean_sq_error_window)
-        self._maybe_rebuild(series)
+    def _period_days(self, series: _Series, ts: float | None) -> float:
+        if series.clock is not None:
+            return series.clock.grain.period_days
+        if ts is not None and series.last_ts is not None and ts > series.last_ts:
+            return clock_for([ts - series.last_ts], ts, ()).grain.period_days
+        return 1.0
 
-    def _maybe_rebuild(self, series: _Series) -> None:
-        """Detect the season every cycle, and rebuild the model when the period it should use changes."""
-        grain = series.granularity()
-        cycle = grain.auto_cycle if grain else 0
-        if grain and self.seasonality in _CYCLE_DAYS:
-            cycle = round(_CYCLE_DAYS[self.seasonality] / grain.period_days)
-            cycle = cycle if 2 <= cycle <= _MAX_CYCLE else 0
-        if series.buffer.maxlen != max(8 * cycle, _MIN_BUFFER):
-            series.buffer = deque(series.buffer, maxlen=max(8 * cycle, _MIN_BUFFER))
-        wanted = series.season_m
-        if cycle and len(series.buffer) > 3 * cycle and series.n_learned % cycle == 0:
+    def _window_steps(self, series: _Series) -> float:
+        return self.interval_days / (series.clock.grain.period_days if series.clock else 1.0)
+
+    def _clock_value(self, series: _Series, ts: float | None) -> float:
+        """Where the row sits for closing error windows: its step, or wall-clock slot intraday."""
+        if series.clock is None or ts is None:
+            return float(series.n_learned + len(series.start_rows))
+        if series.clock.intraday:
+            return math.floor(ts / series.clock.spacing + 0.5)
+        return float(series.clock.step(ts))
+
+    def _start(self, series: _Series) -> None:
+        """Fix the clock from the first rows' spacing, build the candidates, and feed them those rows."""
+        rows, series.start_rows = series.start_rows, []
+        times = [ts for ts, _ in rows if ts is not None]
+        deltas = [b - a for a, b in itertools.pairwise(times) if b > a]
+        series.clock = clock_for(
+            deltas, times[-1] if times else None, _NO_DATE_CYCLES if self.seasonality == "auto" else (7,)
+        )
+        period_days = series.clock.grain.period_days
+        cycles = _forced(series.clock.cycles, self.seasonality, period_days)
+        positive = all(y > 0 for _, y in rows)
+        series.ensemble = Ensemble(
+            _candidates(cycles, positive, trend=not series.clock.intraday),
+            prune_at=_PRUNE_CYCLES * max(cycles, default=4),
+        )
+        if series.clock.intraday and cycles:
+            series.open_slots = np.zeros(cycles[0], dtype=np.bool_)
+        series.season_m = cycles[0] if cycles and self.seasonality in _CYCLE_DAYS else 0
+        previous: float | None = None
+        for ts, y in rows:
+            steps = (
+                1
+                if previous is None or ts is None
+                else max(1, series.clock.step(ts) - series.clock.step(previous))
+            )
+            if series.clock.intraday:
+                steps = 1
+            position = series.position_of(ts, steps)
+            series.ensemble.learn(position, y, steps)
+            if series.open_slots is not None:
+                series.open_slots[position % len(series.open_slots)] = True
+            series.last_position, previous = position, ts
+            series.buffer.append(y)
+            series.n_learned += 1
+
+    def _detect(self, series: _Series) -> None:
+        """The seasonality flag every cycle, and the trend every week."""
+        clock = series.clock
+        cycle = series.rows_per_cycle()
+        size = min(max(8 * cycle, _MIN_BUFFER), _MAX_BUFFER)
+        if series.buffer.maxlen != size:
+            series.buffer = deque(series.buffer, maxlen=size)
+        if cycle and len(series.buffer) > 3 * cycle and series.n_learned % max(cycle, _MIN_TEST_EVERY) == 0:
             p_value = season_p_value(series.buffer, cycle)
             series.seasonal = p_value < (_SEASON_OFF if series.seasonal else _SEASON_ON)
-            wanted = cycle if series.seasonal else 0
-        if self.seasonality != "auto":
-            wanted = cycle if self.seasonality in _CYCLE_DAYS and len(series.buffer) >= 2 * cycle else 0
-        must_start = series.holt_winters is None and series.n_learned >= _MIN_ROWS
-        if (must_start or wanted != series.season_m) and len(series.buffer) >= max(_MIN_ROWS, 2 * wanted):
-            series.holt_winters = _fit_holt_winters(list(series.buffer), wanted)
-            series.season_m = wanted
-        if grain and series.n_learned % max(1, round(7.0 / grain.period_days)) == 0:  # weekly
-            m = series.season_m if series.season_m <= _MAX_TREND_CYCLE else 0
-            lookback = max(round(_TREND_DAYS / grain.period_days), 3 * m, _MIN_TREND_ROWS)
-            series.trend = trend_of(list(series.buffer)[-lookback:], m, _TREND_DAYS / grain.period_days)
+            if self.seasonality == "auto" and clock is not None:
+                series.season_m = clock.cycles[0] if series.seasonal else 0
+        period_days = clock.grain.period_days if clock else 1.0
+        rows_per_week = max(1, round(7.0 / period_days)) if not (clock and clock.intraday) else 5 * cycle
+        if series.n_learned % max(_MIN_TREND_EVERY, rows_per_week) == 0:
+            m = series.season_m if 0 < series.season_m <= _MAX_TREND_CYCLE else 0
+            rows_90d = round(_TREND_DAYS / period_days) if not (clock and clock.intraday) else 65 * cycle
+            lookback = max(rows_90d, 3 * m, _MIN_TREND_ROWS)
+            recent = list(series.buffer)[-lookback:]
+            series.trend = trend_of(recent, m, _TREND_DAYS / period_days * len(recent) / max(rows_90d, 1))
 
-    def _track_errors(self, series: _Series, y: float, covariate: float | None) -> None:
-        """One-step error statistics and the covariate regression, before ``y`` is learned."""
-        base = series.path(1, None)[0]
-        error = y - base * series.covariate_factor(covariate)
-        series.n_errors += 1
-        weight = max(1.0 / series.n_errors, 1.0 / _ERROR_MEMORY)
-        series.mean_sq_error_1 += weight * (error * error - series.mean_sq_error_1)
-        if covariate is None or covariate <= 0:
-            return
-        expected = series.covariate_expected()
-        if expected is not None and abs(base) > 1e-9:
-            surprise, relative_error = covariate / expected - 1.0, y / base - 1.0
-            decay = 1.0 - 1.0 / _ERROR_MEMORY
-            series.su_u = decay * series.su_u + surprise * surprise
-            series.su_r = decay * series.su_r + surprise * relative_error
-            series.mean_sq_relative_error += weight * (relative_error**2 - series.mean_sq_relative_error)
-        level, slope = series.covariate_holt or (covariate, 0.0)
-        new_level = _ALPHA * covariate + (1.0 - _ALPHA) * (level + slope)
-        series.covariate_holt = (new_level, _BETA * (new_level - level) + (1.0 - _BETA) * slope)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Series pickled by the River Holt-Winters version restart empty (their state has no ensemble)."""
+        self.__dict__.update(state)
+        self.series = {key: value for key, value in self.series.items() if value.clock is not None}
 
 
-def _rms_error(series: _Series, window_steps: float) -> float:
-    """RMS error of a total over ``window_steps`` periods: realised windows, else scaled one-step errors."""
-    if series.n_windows >= _MIN_WINDOWS:
-        return math.sqrt(series.mean_sq_error_window) * window_steps / _steps_in(window_steps)
-    if series.n_errors:
-        factor = sum((1.0 + _ALPHA * j) ** 2 for j in range(_steps_in(window_steps)))
-        factor *= (window_steps / _steps_in(window_steps)) ** 2
-        return math.sqrt(series.mean_sq_error_1 * factor)
-    return abs(series.buffer[-1]) * window_steps if series.buffer else 0.0
+def _forced(cycles: tuple[int, ...], seasonality: Seasonality, period_days: float) -> tuple[int, ...]:
+    """The cycles to model: the calendar's, or the one the ``seasonality`` parameter asks for."""
+    if seasonality == "none":
+        return ()
+    if seasonality in _CYCLE_DAYS:
+        cycle = round(_CYCLE_DAYS[seasonality] / period_days)
+        return (cycle,) if 2 <= cycle <= MAX_CYCLE else ()
+    return cycles
 
 
 def _number(x: Features, name: str) -> float | None:
     value = x.get(name)
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-def _steps_in(steps: float) -> int:
-    """Whole forecast steps for a horizon of ``steps`` periods: at least 1, at most ``_MAX_STEPS``."""
-    return min(max(1, math.ceil(steps)), _MAX_STEPS)
-
-
-def _window_total(path: list[float], steps: float) -> float:
-    """The sum of the first ``steps`` forecasts; a fractional last step counts by its fraction.
-
-    Beyond the path (horizons over ``_MAX_STEPS`` periods: sub-hourly data) the total is scaled up.
-    """
-    if steps > len(path):
-        return _window_total(path, len(path)) * steps / len(path) if path else 0.0
-    whole = int(steps)
-    total = sum(path[:whole])
-    if whole < len(path):
-        total += (steps - whole) * path[whole]
-    return total

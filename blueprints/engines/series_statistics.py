@@ -2,7 +2,8 @@
 
 Pure functions over short buffers of recent values (a few hundred at most), deterministic, numpy only:
 
-* :func:`granularity_of` snaps a median spacing between dates to hour, day, week, month or quarter;
+* :func:`granularity_of` snaps a median spacing between dates to hour, day, week, month or quarter,
+  and :func:`clock_for` turns it into a :class:`SeriesClock` (steps and season positions);
 * :func:`season_p_value` tests whether a buffer repeats every ``m`` periods;
 * :func:`least_squares` fits level, slope and seasonal means, with the slope's t-statistic;
 * :func:`trend_of` turns that slope into growth, decline or stable.
@@ -11,17 +12,34 @@ Pure functions over short buffers of recent values (a few hundred at most), dete
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Granularity", "Trend", "granularity_of", "least_squares", "season_p_value", "trend_of"]
+__all__ = [
+    "MAX_CYCLE",
+    "Granularity",
+    "SeriesClock",
+    "Trend",
+    "clock_for",
+    "granularity_of",
+    "least_squares",
+    "month_index",
+    "season_p_value",
+    "trend_of",
+]
 
 Trend = Literal["growth_detected", "decline_detected", "stable"]
 FloatArray = npt.NDArray[np.float64]
+MAX_CYCLE: Final = 4096
+"""Longer season cycles (1-minute slots of a week) are not modelled."""
+_DECIMAL_YEAR_MAX = 10_000.0  # "epoch seconds" below this with sub-second spacing are decimal years
+_DAY, _WEEK, _YEAR_DAYS = 86_400.0, 604_800.0, 365.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,72 @@ def granularity_of(spacing_days: float) -> Granularity:
     return Granularity("irregular", spacing_days, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesClock:
+    """How a series' timestamps map to steps and season positions (see :func:`clock_for`)."""
+
+    grain: Granularity
+    unit_s: float  # seconds per timestamp unit: 1 for epoch seconds, a year's for decimal years
+    spacing: float  # in timestamp units
+    intraday: bool
+    cycles: tuple[int, ...]  # season lengths in positions, the calendar's first
+
+    def step(self, ts: float) -> int:
+        """Calendar periods since the epoch (months for monthly data); wall-clock slots intraday."""
+        name = self.grain.name
+        if name in ("monthly", "quarterly"):
+            months = month_index(ts, self.unit_s)
+            return months if name == "monthly" else months // 3
+        return math.floor(ts / self.spacing + 0.5)
+
+    def position(self, ts: float) -> int:
+        """The season position: the step (a cycle of 12 months, 4 quarters, 7 days takes it modulo), or
+        intraday the slot of the week."""
+        if self.intraday:
+            seconds = ts * self.unit_s
+            return int((seconds % _WEEK) // (self.spacing * self.unit_s))
+        return self.step(ts)
+
+
+def clock_for(deltas: list[float], last_ts: float | None, no_date_cycles: tuple[int, ...]) -> SeriesClock:
+    """The clock the spacing ``deltas`` between a series' timestamps implies.
+
+    Timestamps that are small (below 10,000) and less than one apart are decimal years (``1991.5``, as R
+    prints a ``ts``): their spacing is read in years. Sub-daily data is intraday, its season positions
+    the slots of the week and of the day. Without dates, the clock counts rows as days and the cycles
+    are ``no_date_cycles``.
+
+    >>> clock = clock_for([1 / 12, 1 / 12], 1991.75, ())
+    >>> clock.grain.name, clock.cycles, clock.step(1991.5) % 12
+    ('monthly', (12,), 6)
+    """
+    if not deltas:
+        return SeriesClock(Granularity("none", 1.0, 7), 1.0, 1.0, False, no_date_cycles)
+    spacing = statistics.median(deltas)
+    unit_s = 1.0
+    if last_ts is not None and abs(last_ts) < _DECIMAL_YEAR_MAX and spacing < 1.0:
+        unit_s = _YEAR_DAYS * _DAY
+    days = spacing * unit_s / _DAY
+    grain = granularity_of(days)
+    if days < 0.9 and round(_DAY / (spacing * unit_s)) >= 2:  # intraday: slots of the week and the day
+        slots_day = round(_DAY / (spacing * unit_s))
+        grain = Granularity("intraday" if days < 0.9 / 24 else "hourly", days, slots_day)
+        cycles = tuple(c for c in (7 * slots_day, slots_day) if c <= MAX_CYCLE)
+        return SeriesClock(grain, unit_s, spacing, True, cycles)
+    return SeriesClock(grain, unit_s, spacing, False, (grain.auto_cycle,) if grain.auto_cycle else ())
+
+
+def month_index(ts: float, unit_s: float) -> int:
+    """Months since year 0: from a decimal year, or from epoch seconds (UTC)."""
+    if unit_s != 1.0:
+        return math.floor(ts * 12.0 + 0.5)
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the calendar: whole 30.44-day months
+        return math.floor(ts / (_YEAR_DAYS * _DAY / 12.0))
+    return moment.year * 12 + moment.month - 1
+
+
 def season_p_value(values: Iterable[float], m: int) -> float:
     """How likely the buffer looks m-periodic by chance: the smaller p of two Ljung-Box tests at lags m
     and 2m, one on the first differences (sharp patterns) and one on what a centred m-period moving
@@ -84,28 +168,32 @@ def _ljung_box_p(x: FloatArray, m: int) -> float:
 
 def least_squares(values: list[float], m: int) -> tuple[float, float, float, FloatArray]:
     """Fit ``y = a + b·t + s[t mod m]`` (effects sum to 0): the level at t = 0, the slope, its t-statistic
-    and the effects. Normal equations on a centred time axis: the design is at most a few hundred
-    rows by ``m + 1`` columns."""
+    and the effects. The slope comes from time and values centred within each season position
+    (Frisch-Waugh), so the cost is a few passes over the buffer whatever ``m`` is."""
     y = np.asarray(values, dtype=np.float64)
-    n = len(y)
+    n, m = len(y), max(m, 1)
     t = np.arange(n, dtype=np.float64)
-    centre = (n - 1) / 2.0
-    design = np.column_stack(
-        [np.ones(n), t - centre] + [(t % m == j).astype(np.float64) for j in range(1, m)]
-    )
-    inverse = np.linalg.pinv(design.T @ design)
-    coef = inverse @ (design.T @ y)
-    effects = np.concatenate([[0.0], coef[2:]]) if m > 1 else np.zeros(1)
-    slope = float(coef[1])
-    level = float(coef[0] + effects.mean()) - slope * centre
-    residuals = y - design @ coef
-    dof = n - design.shape[1]
-    variance = float(residuals @ residuals) / dof * float(inverse[1, 1]) if dof > 0 else 0.0
+    position = np.arange(n) % m
+    counts = np.bincount(position, minlength=m).astype(np.float64)
+    seen = counts > 0
+    counts[~seen] = 1.0
+    y_means = np.bincount(position, y, minlength=m) / counts
+    t_means = np.bincount(position, t, minlength=m) / counts
+    y_within, t_within = y - y_means[position], t - t_means[position]
+    spread = float(t_within @ t_within)
+    slope = float(t_within @ y_within) / spread if spread > 0 else 0.0
+    intercepts = (y_means - slope * t_means)[seen]
+    level = float(intercepts.mean())
+    effects = np.zeros(m)
+    effects[seen] = intercepts - level
+    residuals = y_within - slope * t_within
+    dof = n - int(seen.sum()) - 1
+    variance = float(residuals @ residuals) / dof / spread if dof > 0 and spread > 0 else 0.0
     if variance > 1e-24 * max(1.0, slope * slope):
         t_statistic = slope / math.sqrt(variance)
     else:
         t_statistic = math.copysign(math.inf, slope) if slope and dof > 0 else 0.0
-    return level, slope, t_statistic, effects - effects.mean()
+    return level, slope, t_statistic, effects
 
 
 def trend_of(

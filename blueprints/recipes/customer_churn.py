@@ -55,8 +55,9 @@ from tracer.blueprints.base import (
     Record,
     StandIn,
 )
-from tracer.blueprints.engines.linear_rows import LinearBlock
 from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
+from tracer.blueprints.protocols import offers_block_explaining, offers_experience, offers_explaining
+from tracer.blueprints.tasks import driver_name
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]
@@ -129,9 +130,15 @@ class _Seen(NamedTuple):
     support_tickets: float | None
 
 
-def _created_from_tenure_days(tenure_days: Any, record: Record) -> float:
+def _reference_time(record: Record) -> float:
+    """'Now' for a record: its as-of time, else its last activity, else 0.0. With neither (a table of
+    customers with a tenure but no dates), tenure derived from 0.0 comes back out unchanged."""
     as_of = record["as_of_time"] if record["as_of_time"] is not None else record["last_activity_date"]
-    return float(as_of) - float(tenure_days) * DAY_S
+    return 0.0 if as_of is None else float(as_of)
+
+
+def _created_from_tenure_days(tenure_days: Any, record: Record) -> float:
+    return _reference_time(record) - float(tenure_days) * DAY_S
 
 
 def _created_from_tenure_months(tenure_months: Any, record: Record) -> float:
@@ -228,8 +235,10 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         "risk vectors."
     )
     task = "binary"
-    required_inputs = (CUSTOMER_ID, LAST_ACTIVITY, ACCOUNT_CREATED, TOTAL_VALUE)
-    optional_inputs = (SUPPORT_TICKETS, FEATURE_USAGE, PLAN_TYPE, AS_OF, CHURNED)
+    required_inputs = ()
+    optional_inputs = (CUSTOMER_ID, LAST_ACTIVITY, ACCOUNT_CREATED, TOTAL_VALUE, SUPPORT_TICKETS,
+                       FEATURE_USAGE, PLAN_TYPE, AS_OF, CHURNED)  # fmt: skip
+    learns_context = True
     parameters = (
         ParamSpec("churnDefinition", "cancelled_subscription",
                   "What counts as churn: the 'churned' column (a cancellation within the window), or no "
@@ -242,17 +251,19 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
     feature_params = frozenset({"churnDefinition"})  # decides whether days_inactive is a feature
     label = LabelSpec(
         "cancelled_subscription: the 'churned' column; no_login_30_days: as-of time minus last activity >= 30 days.",
-        column=CHURNED, rule="no_login_30_days",
+        column=CHURNED, rule="no_login_30_days", rule_needs=("last_activity_date", "as_of_time"),
     )  # fmt: skip
     output = OutputSpec(ChurnOutput, "probability", "Likelihood to churn within the prediction window.",
                         headline="churn_probability", range=(0.0, 1.0))  # fmt: skip
     entity_input = "customer_id"
     time_input = "as_of_time"
     data_requirements = (
-        "One row per customer snapshot: a customer id, last activity and account creation times "
-        "(or a tenure in days or months), and lifetime value. An as-of column gives recency its "
-        "meaning; support tickets, feature usage and plan sharpen the score. Repeated snapshots of "
-        "the same customer let the blueprint see usage decline."
+        "One row per customer (or customer snapshot) with a churn outcome to learn from (or outcomes "
+        "arriving later as labels), and any columns describing the customer: every usable column is "
+        "learned from. At best: a customer id, last activity and account creation times (or a tenure), "
+        "lifetime value, support tickets, feature usage and plan; an as-of column gives recency its "
+        "meaning, and repeated snapshots of one customer let the blueprint see usage decline. Without an "
+        "id each row is its own customer; without activity dates there is no recency feature."
     )
 
     def new_state(self, params: Params) -> ChurnState:
@@ -269,15 +280,17 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         return {} if seen is None else {customer: seen}
 
     def featurize(self, record: Record, state: ChurnState, params: Params) -> Features:
-        last_active: float = record["last_activity_date"]
-        as_of: float = record["as_of_time"] if record["as_of_time"] is not None else last_active
-        tenure_days = max((as_of - record["account_created_date"]) / DAY_S, 0.0)
-        months = max(tenure_days, 30.0) / 30.0
-        features: Features = {
-            "account_tenure_days": tenure_days,
-            "daily_value_rate": max(record["total_value"], 0.0) / max(tenure_days, 1.0),
-        }
-        if params["churnDefinition"] != "no_login_30_days":
+        last_active: float | None = record["last_activity_date"]
+        as_of = _reference_time(record)
+        created: float | None = record["account_created_date"]
+        tenure_days = max((as_of - created) / DAY_S, 0.0) if created is not None else None
+        months = max(tenure_days or 0.0, 30.0) / 30.0
+        features: Features = {}
+        if tenure_days is not None:
+            features["account_tenure_days"] = tenure_days
+        if record["total_value"] is not None:
+            features["daily_value_rate"] = max(record["total_value"], 0.0) / max(tenure_days or 30.0, 1.0)
+        if last_active is not None and params["churnDefinition"] != "no_login_30_days":
             features["days_inactive"] = max((as_of - last_active) / DAY_S, 0.0)
         tickets: float | None = record["support_tickets"]
         usage: float | None = record["feature_usage_count"]
@@ -289,6 +302,8 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
         if record["plan_type"] is not None:
             features["plan_type"] = record["plan_type"]
         customer = record["customer_id"]
+        if customer is None:  # each row its own customer: nothing to remember
+            return features
         seen = state.get(customer)
         if seen is None:
             state[customer] = (as_of, usage, usage_rate, tickets)
@@ -328,7 +343,7 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
     def label_of(self, record: Record, params: Params) -> float | None:
         if params["churnDefinition"] == "no_login_30_days":
             as_of = record["as_of_time"]
-            if as_of is None:
+            if as_of is None or record["last_activity_date"] is None:
                 return None
             return float(as_of - record["last_activity_date"] >= INACTIVITY_RULE_DAYS * DAY_S)
         churned = record["churned"]
@@ -337,17 +352,17 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
     def postprocess(
         self, score: float, features: Features, model: OnlineModel, params: Params
     ) -> ChurnOutput:
-        return self._output(score, self._risk_vectors(features, model), model, params)
+        return self._output(score, self._risk_vectors(features, model), _experience(model), params)
 
     def postprocess_many(
         self, scores: Sequence[float], features: Sequence[Features], model: OnlineModel, params: Params
     ) -> list[ChurnOutput]:
         """The outputs of a scored micro-batch, its risk vectors read from the linear model's matrices
         of the batch (``explained_block``) rather than explained row by row."""
-        explained = getattr(model, "explained_block", None)
-        block: LinearBlock | None = explained(features) if explained is not None else None
+        block = model.explained_block(features) if offers_block_explaining(model) else None
         if block is None:
             return super().postprocess_many(scores, features, model, params)
+        experience = _experience(model)
         pushing: list[list[tuple[float, str, bool]]] = [[] for _ in features]
         rows, columns = np.nonzero(block.shares >= RISK_VECTOR_MIN_LOGIT)
         if len(rows):
@@ -360,12 +375,14 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
             if share >= RISK_VECTOR_MIN_LOGIT:
                 pushing[r].append((share, feature, False))
         return [
-            self._output(score, _vector_names(sorted(push, reverse=True), x) if push else [], model, params)
+            self._output(
+                score, _vector_names(sorted(push, reverse=True), x) if push else [], experience, params
+            )
             for score, x, push in zip(scores, features, pushing, strict=True)
         ]
 
     @staticmethod
-    def _output(score: float, vectors: list[str], model: OnlineModel, params: Params) -> ChurnOutput:
+    def _output(score: float, vectors: list[str], experience: float, params: Params) -> ChurnOutput:
         probability = min(max(score, 0.0), 1.0)
         risk = _risk_level(probability)
         protocols = list(PROTOCOLS_FOR_RISK[risk])
@@ -374,8 +391,6 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
                 protocol = PROTOCOLS_FOR_VECTOR.get(vector)
                 if protocol is not None and protocol not in protocols:
                     protocols.append(protocol)
-        n_learned = float(getattr(model, "n_learned", 0))
-        experience = n_learned / (n_learned + CONFIDENCE_RAMP_LABELS)
         return ChurnOutput(
             churn_probability=probability,
             risk_classification=risk,
@@ -389,15 +404,13 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
 
     @staticmethod
     def _risk_vectors(features: Features, model: OnlineModel) -> list[str]:
-        contributions = getattr(model, "contributions", None)
-        scaled_values = getattr(model, "scaled_values", None)
-        if contributions is None or scaled_values is None:
+        if not offers_explaining(model):
             return []
-        shares: dict[str, float] = contributions(features)
+        shares = model.contributions(features)
         pushing = [(share, feature) for feature, share in shares.items() if share >= RISK_VECTOR_MIN_LOGIT]
         if not pushing:
             return []
-        scaled: dict[str, float] = scaled_values(features)
+        scaled = model.scaled_values(features)
         ranked = sorted(((share, feature, scaled.get(feature, 0.0) > 0) for share, feature in pushing),
                         reverse=True)  # fmt: skip
         return _vector_names(ranked, features)
@@ -427,6 +440,14 @@ def _forget_oldest(state: ChurnState) -> None:
         del state[customer]
 
 
+def _experience(model: OnlineModel) -> float:
+    """How much ``confidence`` trusts the model, 0..1: half at ``CONFIDENCE_RAMP_LABELS`` labels
+    learned, nothing from a model that doesn't count them
+    (:class:`~tracer.blueprints.protocols.Experienced`)."""
+    n_learned = float(model.n_learned) if offers_experience(model) else 0.0
+    return n_learned / (n_learned + CONFIDENCE_RAMP_LABELS)
+
+
 def _vector_names(ranked: list[tuple[float, str, bool]], features: Features) -> list[str]:
     """The risk vectors: the first three distinct names of the features pushing towards churn,
     ``ranked`` by share (largest first), each with whether its scaled value is above average."""
@@ -437,8 +458,10 @@ def _vector_names(ranked: list[tuple[float, str, bool]], features: Features) -> 
         pair = VECTOR_NAMES.get(feature)
         if pair is not None:
             name = pair[0] if rising else pair[1]
+        elif feature == "plan_type":
+            name = f"plan_{features[feature]}"
         else:
-            name = f"plan_{features[feature]}" if feature == "plan_type" else feature
+            name = driver_name(feature, features.get(feature), rising)
         if name not in names:
             names.append(name)
     return names

@@ -57,6 +57,7 @@ from tracer.blueprints.base import (
 )
 from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.schemas.base import OutboundModel
+from tracer.schemas.market import MarketSnapshot
 
 __all__ = [
     "FEATURE_NAMES",
@@ -195,6 +196,8 @@ class PriceMovement(Blueprint[PriceMovementOutput, PriceMovementState]):
     )
     challenger_models = ("hoeffding_tree",)
     feature_params = frozenset()  # horizonSeconds and thresholdBp only settle labels
+    self_labelling = True  # a later snapshot of the symbol settles each prediction (self_labels)
+    input_schema = MarketSnapshot  # seed 002's snapshots, as producers write them
     label: ClassVar[LabelSpec] = LabelSpec(
         description="1.0 if the symbol's mid is higher horizonSeconds later, else 0.0.",
         rule=(

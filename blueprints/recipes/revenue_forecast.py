@@ -1,10 +1,13 @@
 """``revenue_forecast``: total revenue over the next 30 and 90 days, per series, learned online.
 
-Each row is one period (a day, a week, a month...) of one series, carrying its date and revenue, and
-optionally its active customers and a series id (a store, a region). The model is a
-:class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster`: per series, a River Holt-Winters
-model whose seasonal period is detected online, with the period spacing detected from the dates
-(see that module for the method). Outputs are computed before the row's own revenue is learned:
+Each row is one period (5 minutes, an hour, a day, a week, a month...) of one series, carrying its
+revenue (or calls, takings, demand: any value that adds up over time), usually its date, and optionally
+its active customers and a series id (a store, a state). The model is a
+:class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster`: per series, naive,
+seasonal-naive and damped Holt-Winters smoothers run side by side and the forecast comes from those with
+the lowest recent error; the spacing and the calendar's cycle come from the dates, and intraday data with
+closed hours is read by slot of the week (see that module for the method). Without dates each row is the
+next day. Outputs are computed before the row's own revenue is learned:
 
 * ``forecast_30d`` and ``forecast_90d`` are the expected totals over the 30 and 90 days *after* the
   row's period, forecast from everything learned before the row. For daily data that is the next 30
@@ -70,7 +73,8 @@ class RevenueForecastOutput(OutboundModel):
 _DATE = InputSpec(
     "date",
     "timestamp",
-    "The period the row reports (its start or end, consistently): one row per period per series.",
+    "The period the row reports (its start or end, consistently): one row per period per series. "
+    "Without it each row is the next day.",
     (
         "day",
         "ds",
@@ -101,7 +105,12 @@ _REVENUE = InputSpec(
         "gross_revenue",
         "sales_amount",
         "turnover",
+        "takings",
+        "demand",
+        "calls",
+        "value",
         "y",
+        "x",
     ),
 )
 _CUSTOMER_COUNT = InputSpec(
@@ -125,15 +134,34 @@ _SERIES_ID = InputSpec(
     "id",
     f"Which series the row belongs to (a store, a region...): each gets its own model. "
     f"Without it every row is one series, {DEFAULT_SERIES!r}.",
-    ("store_id", "store", "shop_id", "region", "location", "branch", "segment", "series", "entity_id"),
+    (
+        "store_id",
+        "store",
+        "shop_id",
+        "state",
+        "region",
+        "country",
+        "location",
+        "branch",
+        "segment",
+        "series",
+        "series_key",
+        "key",
+        "item",
+        "item_id",
+        "product",
+        "product_id",
+        "sku",
+        "entity_id",
+    ),
 )
 
 
 class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
     """Revenue projection: 30- and 90-day totals, an interval, the trend and a seasonality flag.
 
-    The model is a :class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster` (one River
-    Holt-Winters per series). Featurisation is stateless: the date, series and customer count pass
+    The model is a :class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster` (a few
+    smoothers per series, chosen by recent error). Featurisation is stateless: the date, series and customer count pass
     through, and all temporal state lives in the model, which learns each row's revenue after scoring it.
 
     >>> blueprint = RevenueForecast()
@@ -157,8 +185,8 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
         "per store or region, with an interval and whether it grows and follows a cycle."
     )
     task = "forecast"
-    required_inputs = (_DATE, _REVENUE)
-    optional_inputs = (_CUSTOMER_COUNT, _SERIES_ID)
+    required_inputs = (_REVENUE,)
+    optional_inputs = (_DATE, _CUSTOMER_COUNT, _SERIES_ID)
     parameters = (
         ParamSpec(
             "seasonality",
@@ -185,11 +213,13 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
     sequential = True
     drift_exempt_features = ("date_epoch_s",)
     data_requirements = (
-        "One row per period (hour, day, week, month or quarter) per series, in time order: a date and that "
-        "period's revenue. Aggregate transactions to periods first; a row whose date is not after the last "
-        "one of its series is scored but not learned. Forecasts start after 4 rows; seasonality is detected "
-        "after 3 cycles (3 weeks of daily data, 3 years of monthly data). Optional: customer_count, and "
-        "series_id for several series (stores, regions) in one deployment."
+        "One row per period (minutes, hour, day, week, month or quarter; decimal years like 1991.5 are read "
+        "as years) per series, in time order: a date and that period's revenue. Intraday data may skip closed "
+        "hours and weekends. Aggregate transactions to periods first; a row whose date is not after the last "
+        "one of its series is scored but not learned. Without a date each row is the next day. Forecasts "
+        "start after 4 rows and follow the season after one cycle; the seasonality flag is tested after 3 "
+        "cycles (3 weeks of daily data, 3 years of monthly data). Optional: customer_count, and series_id "
+        "for several series (stores, states) in one deployment."
     )
 
     def new_state(self, params: Params) -> None:
@@ -198,7 +228,10 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
 
     def featurize(self, record: Record, state: None, params: Params) -> Features:
         """The period's date (epoch seconds), its series and, when given, its customer count."""
-        features: Features = {"series_id": _series_key(record), "date_epoch_s": float(record["date"])}
+        features: Features = {"series_id": _series_key(record)}
+        date = record.get("date")
+        if date is not None:
+            features["date_epoch_s"] = float(date)
         count = record.get("customer_count")
         if count is not None:
             features["customer_count"] = float(count)
@@ -237,8 +270,9 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
         )
 
     def prediction_key(self, record: Record) -> str:
-        """The series (``all`` without ``series_id``) and the period's time in milliseconds."""
-        return f"{_series_key(record)}@{int(record['date'] * 1000)}"
+        """The series (``all`` without ``series_id``) and the period's time in milliseconds, if dated."""
+        date = record.get("date")
+        return _series_key(record) if date is None else f"{_series_key(record)}@{int(date * 1000)}"
 
     def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
         """Daily revenue from 2023-01-02 (a Monday) with known structure, in users' column names.
