@@ -18,6 +18,10 @@ in the order the core runs them:
 7. drift: the feature, prediction and concept detectors (``DriftMonitor``);
 8. encode: each prediction's JSON as the scorer publishes it.
 
+A third workload is churn's with :data:`CONTEXT_COLUMNS` more columns in each row (numbers,
+categories and flags no input of churn's reads), which it learns from as context features: the
+cost of a real table's width. Its profile is taken from the first 256 rows, as a stream's is.
+
 The whole core (``LiveDeployment.process``, as ``bench/throughput.py``'s contender c') runs on the
 same events; what it spends beyond the stages is its own bookkeeping (captures, joins, result
 objects). The garbage collector is set as the worker sets it. Each figure is the best of
@@ -28,10 +32,13 @@ objects). The garbage collector is set as the worker sets it. Each figure is the
 from __future__ import annotations
 
 import argparse
+import json
+import random
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +52,34 @@ from tracer.online_models.live import LiveDeployment, RoutedEvent, _error_of
 from tracer.online_models.scored import Captured
 from tracer.schemas import DeploymentSpec
 
-__all__ = ["STAGES", "core_pass", "main", "stage_costs", "stages_pass"]
+__all__ = ["STAGES", "core_pass", "main", "stage_costs", "stages_pass", "with_context_columns"]
 
 BLOCK = 256
+CONTEXT_COLUMNS = 20
+"""Columns the ``+context`` workload adds: 10 numbers, 6 categories and 4 flags."""
 STAGES = ("decode", "canonicalise", "features", "score and explain", "outputs", "learn", "drift", "encode")
 MODEL_STAGES = ("score and explain", "learn")
 """What River alone does per event (``bench/throughput.py``'s contender c: predict_one + learn_one)."""
+
+
+def with_context_columns(load: Workload, work: Path, count: int = CONTEXT_COLUMNS) -> Workload:
+    """``load``'s rows with ``count`` more columns its blueprint learns as context, seeded."""
+    rng = random.Random(7)
+    lines = []
+    for line in load.backlog.read_bytes().splitlines():
+        row = json.loads(line)
+        for index in range(count):
+            kind = index % 10
+            if kind < 5:
+                row[f"metric_{index}"] = round(rng.lognormvariate(3.0, 1.0), 2)
+            elif kind < 8:
+                row[f"segment_{index}"] = rng.choice(("north", "south", "east", "west", "online", "partner"))
+            else:
+                row[f"flag_{index}"] = rng.random() < 0.3
+        lines.append(json.dumps(row).encode())
+    backlog = work / f"{load.name}.context.jsonl"
+    backlog.write_bytes(b"\n".join(lines) + b"\n")
+    return replace(load, name=f"{load.name} +{count} context", backlog=backlog)
 
 
 def core_pass(load: Workload, values: Sequence[bytes]) -> tuple[float, LiveDeployment]:
@@ -137,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_garbage_collector()  # as the worker runs: collections would land in whichever stage allocates
     with tempfile.TemporaryDirectory(prefix="tracer-stages-") as work:
         loads = prepare_data(Path(work), args.events, paced_rows=0)
+        loads.append(with_context_columns(loads[0], Path(work)))
         costs = {
             load.name: stage_costs(load, load.backlog.read_bytes().splitlines(), args.runs) for load in loads
         }

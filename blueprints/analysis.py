@@ -257,6 +257,8 @@ def _fit(
         series = series_of(dataset.name, time_match.column.name)
     if blueprint.task == "forecast":
         parts["series"] = 0.0 if series is None else 1.0 if series.regular else 0.5
+        if series is None and blueprint.time_input is not None and blueprint.time_input not in missing:
+            missing.append(blueprint.time_input)  # a table, not a series: nothing to forecast along
 
     weights = _CONTEXT_WEIGHTS if on_context else _WEIGHTS
     raw = sum(weights[part] * value for part, value in parts.items()) / sum(weights[part] for part in parts)

@@ -19,7 +19,9 @@ Canonical records
     ``timestamp``           ``float`` seconds since the Unix epoch, UTC
     ======================  =====================================================
 
-    Every declared input is a key of the record; a missing optional input is ``None``.
+    Every declared input is a key of the record; a missing optional input is ``None``. A record of
+    a blueprint that ``learns_context`` may also carry its context features under
+    :data:`~tracer.blueprints.context.CONTEXT_KEY`; the deployment adds them to the recipe's own.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from tracer.blueprints.base import Features
-from tracer.blueprints.coercion import Rejected, coerce_value
+from tracer.blueprints.coercion import COERCERS
 from tracer.blueprints.inputs import normalize_name
 from tracer.blueprints.profiling import ColumnProfile, name_tokens, profile_columns
 
@@ -80,6 +80,7 @@ MAX_CATEGORIES = 50
 MIN_DISTINCT_FOR_BINS = 10
 """A numeric column with more distinct values than this also gets its decile as a category."""
 _BIN_QUANTILES = np.linspace(0.1, 0.9, 9)
+_INFINITE = (float("inf"), float("-inf"))
 _BIN_NAMES = tuple(f"b{index}" for index in range(len(_BIN_QUANTILES) + 1))
 _MIN_ROWS_FOR_BINS = 20
 _LABEL_TWIN_AGREEMENT = 0.99
@@ -220,39 +221,37 @@ def context_features(profile: ContextProfile, raw_row: Mapping[Any, Any]) -> Fea
     get = raw_row.get
     for spec in profile.columns:
         value = get(spec.column)
-        if value is None or (type(value) is float and value != value):
+        kind = type(value)
+        if value is None or (kind is float and value != value):
             continue
-        kind = spec.kind
-        if kind == "numeric":
-            _numeric(spec, value, features)
-        elif kind == "categorical":
+        if spec.kind == "numeric":
+            if kind is not float and kind is not int:
+                value = _number(value)
+                if value is None:
+                    continue
+            elif value in _INFINITE:
+                continue
+            features[spec.feature] = float(value)
+            if spec.bin_edges:
+                features[spec.bin_feature] = _BIN_NAMES[bisect_right(spec.bin_edges, value)]
+        elif spec.kind == "categorical":
             text = str(value).strip()
             if text:
                 features[spec.feature] = text if text in spec.categories else "other"
-        elif kind == "boolean":
+        elif spec.kind == "boolean":
             _boolean(spec, value, features)
         else:
             _timestamp(spec, value, features)
     return features
 
 
-def _numeric(spec: ContextColumn, value: Any, features: Features) -> None:
-    kind = type(value)
-    if kind is float or kind is int:
-        number = float(value)
-    else:
-        try:
-            coerced = coerce_value(value, "numeric")
-        except (Rejected, ValueError, TypeError):
-            return
-        if coerced is None:
-            return
-        number = float(coerced)
-    if number != number or number in (float("inf"), float("-inf")):
-        return
-    features[spec.feature] = number
-    if spec.bin_edges:
-        features[spec.bin_feature] = _BIN_NAMES[bisect_right(spec.bin_edges, number)]
+def _number(value: Any) -> float | None:
+    """A finite number from a value of another type (``"1,234"``, a bool), else None."""
+    try:
+        number = COERCERS["numeric"](value)
+    except Exception:  # a context value never costs its row, whatever it is
+        return None
+    return None if number is None or number in _INFINITE else float(number)
 
 
 def _boolean(spec: ContextColumn, value: Any, features: Features) -> None:
@@ -271,8 +270,8 @@ def _boolean(spec: ContextColumn, value: Any, features: Features) -> None:
 
 def _timestamp(spec: ContextColumn, value: Any, features: Features) -> None:
     try:
-        seconds = coerce_value(value, "timestamp")
-    except (Rejected, ValueError, TypeError):
+        seconds = COERCERS["timestamp"](value)
+    except Exception:  # a context value never costs its row, whatever it is
         return
     if seconds is None:
         return

@@ -76,6 +76,9 @@ def test_unseen_categories_and_odd_values_never_dead_letter_a_row() -> None:
         {"InternetService": "Satellite", "MonthlyCharges": "n/a", "tenure": 5, "Churn": "No"},
         {"Contract": None, "MonthlyCharges": float("nan"), "InternetService": 7, "Churn": "Yes"},
         {"gender": ["a", "list"], "InternetService": {"a": 1}, "SeniorCitizen": "maybe"},
+        {"MonthlyCharges": "abc", "gender": 3.5, "SeniorCitizen": None, "Churn": "No"},
+        {"MonthlyCharges": {"x": 1}, "InternetService": float("inf"), "Churn": "No"},
+        {"MonthlyCharges": float("inf"), "InternetService": "DSL", "Churn": "No"},
     ]
     results = deployment.score_many(odd)
     assert all(isinstance(result, Scored) for result in results)
