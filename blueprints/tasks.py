@@ -10,6 +10,10 @@ features, :mod:`~tracer.blueprints.context`), and a generic output built from th
   confidence. The label column may say ``yes``/``no``, ``1``/``0`` or words such as
   ``bad``/``good``: :attr:`BinaryClassification.positive_labels` and ``negative_labels``.
 - :class:`Regression`: a predicted value from a numeric target column.
+- :class:`Forecast`: a value per period of one or more series, each row scored before its value
+  is learned (``sequential``); the model is the shared
+  :class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster`, and
+  :meth:`Forecast.outlook` gives the recipe its horizon totals, error, trend and seasonality.
 
 A recipe with state of its own (a customer's previous snapshot, a series) overrides
 :meth:`~tracer.blueprints.base.Blueprint.new_state` and ``featurize``, as the classic recipes do.
@@ -24,12 +28,21 @@ from river import linear_model, optim
 
 from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, Record
 from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
+from tracer.blueprints.engines.seasonal_forecaster import (
+    DEFAULT_SERIES,
+    Outlook,
+    SeasonalForecaster,
+    Seasonality,
+)
+from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.protocols import offers_experience, offers_explaining
 from tracer.schemas.base import OutboundModel
 
 __all__ = [
+    "SEASONALITIES",
     "BinaryClassification",
     "BinaryOutput",
+    "Forecast",
     "Regression",
     "RegressionOutput",
     "RiskLevel",
@@ -185,3 +198,76 @@ def _drivers(features: Features, model: OnlineModel) -> list[str]:
         if len(names) == MAX_DRIVERS:
             break
     return names
+
+
+SEASONALITIES: tuple[Seasonality, ...] = ("auto", "none", "weekly", "yearly")
+
+
+class Forecast(Blueprint[OutputT, None], Generic[OutputT]):
+    """A value per period of one or several series, forecast one row ahead and over horizons.
+
+    A recipe names its value input (:attr:`value_input`, also its label), its date (``time_input``),
+    its series (``entity_input``) and an optional covariate; the base featurizes a row as the
+    forecaster reads it, builds the forecaster (its ``seasonality`` parameter, if the recipe
+    declares one) and keys predictions by series and time. The recipe's ``postprocess`` turns
+    :meth:`outlook` into its output.
+    """
+
+    task = "forecast"
+    sequential = True
+    time_input = "date"
+    entity_input = "series_id"
+    drift_exempt_features = ("date_epoch_s",)
+    feature_params = frozenset()  # the parameters shape the model and the output, not the features
+    value_input: ClassVar[str]
+    """The input whose value is forecast (and learned after each row is scored)."""
+    covariate_input: ClassVar[str | None] = None
+    """An input the forecast scales with (active customers), if any."""
+    horizons_days: ClassVar[tuple[float, ...]] = (30.0, 90.0)
+    """The horizons :meth:`outlook` totals over; the first is the interval's window."""
+
+    def new_state(self, params: Params) -> None:
+        """No feature state: the model keeps each series' history, because it learns from the value."""
+        return None
+
+    def featurize(self, record: Record, state: None, params: Params) -> Features:
+        """The period's series, its date (epoch seconds) and, when given, the covariate."""
+        features: Features = {"series_id": self._series_key(record)}
+        date = record.get(self.time_input or "")
+        if date is not None:
+            features["date_epoch_s"] = float(date)
+        covariate = record.get(self.covariate_input or "")
+        if covariate is not None:
+            features["customer_count"] = float(covariate)
+        return features
+
+    def make_model(self, params: Params, seed: int) -> OnlineModel:
+        """A :class:`SeasonalForecaster`; it uses no randomness, so ``seed`` changes nothing."""
+        wanted = params.get("seasonality", "auto")
+        for seasonality in SEASONALITIES:
+            if seasonality == wanted:
+                return SeasonalForecaster(
+                    seasonality, covariate_key="customer_count", interval_days=self.horizons_days[0]
+                )
+        raise ParameterError(f"{self.id}: seasonality={wanted!r} is not one of {' | '.join(SEASONALITIES)}")
+
+    def label_of(self, record: Record, params: Params) -> float | None:
+        """The row's own value."""
+        value = record.get(self.value_input)
+        return None if value is None else float(value)
+
+    def outlook(self, features: Features, model: OnlineModel) -> Outlook:
+        """Totals over :attr:`horizons_days` after the row's period, the error, trend and season."""
+        if not isinstance(model, SeasonalForecaster):
+            raise TypeError(f"{self.id} needs a SeasonalForecaster, got {type(model).__name__}")
+        return model.outlook(features, self.horizons_days)
+
+    def prediction_key(self, record: Record) -> str:
+        """The series (``all`` without one) and the period's time in milliseconds, if dated."""
+        date = record.get(self.time_input or "")
+        series = self._series_key(record)
+        return series if date is None else f"{series}@{int(date * 1000)}"
+
+    def _series_key(self, record: Record) -> str:
+        series = record.get(self.entity_input)
+        return str(series) if series is not None and str(series) else DEFAULT_SERIES

@@ -158,8 +158,8 @@ class ColumnReading:
             if context:
                 record[CONTEXT_KEY] = context
             elif self._nothing_to_score(record) and (
-                self.context is not None or not resolution.unused_columns
-            ):
+                self.context is not None or not resolution.unused_columns or not observe
+            ):  # before the stream's profile, a stream row's other columns count: they will feed it
                 raise _nothing_to_score_from(self.blueprint, row)
         return record
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from tracer.agents.cli import main as cli
@@ -17,6 +18,7 @@ from tracer.blueprints.errors import InputError
 from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.blueprints.recipes.payment_default import PaymentDefault
 from tracer.online_models import Deployment, Scored
+from tracer.schemas import ReasonCode
 
 
 def telco_shaped(n_rows: int, seed: int = 0) -> pd.DataFrame:
@@ -162,3 +164,14 @@ def test_a_bad_row_for_a_declared_input_still_dead_letters_with_its_column() -> 
     deployment = Deployment(CustomerChurn)
     [result] = deployment.score_many([{"tenure": "ninety", "Churn": "No"}])
     assert isinstance(result, InputError) and "tenure" in str(result)
+
+
+def test_a_row_with_nothing_to_score_from_is_refused_with_its_reason() -> None:
+    deployment = Deployment(CustomerChurn)
+    with pytest.raises(InputError, match="nothing to score from") as refused:
+        deployment.peek({"x": 1})  # a request: its unknown column feeds no profile
+    assert refused.value.reason == ReasonCode.MISSING_FIELD
+    [streamed] = deployment.score_many([{"cust_id": "c1", "churned": False}])
+    assert isinstance(streamed, InputError) and streamed.reason == ReasonCode.MISSING_FIELD
+    [early] = deployment.score_many([{"x": 1, "churned": False}])  # before the profile: it feeds it
+    assert isinstance(early, Scored)

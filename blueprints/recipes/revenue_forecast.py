@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from tracer.blueprints.base import (
-    Blueprint,
     Features,
     InputSpec,
     LabelSpec,
@@ -41,10 +40,9 @@ from tracer.blueprints.base import (
     OutputSpec,
     Params,
     ParamSpec,
-    Record,
 )
-from tracer.blueprints.engines.seasonal_forecaster import DEFAULT_SERIES, SeasonalForecaster, Seasonality
-from tracer.blueprints.errors import ParameterError
+from tracer.blueprints.engines.seasonal_forecaster import DEFAULT_SERIES
+from tracer.blueprints.tasks import SEASONALITIES, Forecast
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["SAMPLE_WEEKLY_PATTERN", "RevenueForecast", "RevenueForecastOutput"]
@@ -52,7 +50,6 @@ __all__ = ["SAMPLE_WEEKLY_PATTERN", "RevenueForecast", "RevenueForecastOutput"]
 SAMPLE_WEEKLY_PATTERN: Final = (0.85, 0.95, 1.0, 1.0, 1.05, 1.3, 0.85)
 """Monday..Sunday multipliers planted in :meth:`RevenueForecast.sample`."""
 _Z: Final = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.9600}
-_SEASONALITIES: Final[tuple[Seasonality, ...]] = ("auto", "none", "weekly", "yearly")
 
 
 class RevenueForecastOutput(OutboundModel):
@@ -157,7 +154,7 @@ _SERIES_ID = InputSpec(
 )
 
 
-class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
+class RevenueForecast(Forecast[RevenueForecastOutput]):
     """Revenue projection: 30- and 90-day totals, an interval, the trend and a seasonality flag.
 
     The model is a :class:`~tracer.blueprints.engines.seasonal_forecaster.SeasonalForecaster` (a few
@@ -184,7 +181,6 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
         "Project revenue for the next 30 and 90 days from a stream of daily, weekly or monthly totals, "
         "per store or region, with an interval and whether it grows and follows a cycle."
     )
-    task = "forecast"
     required_inputs = (_REVENUE,)
     optional_inputs = (_DATE, _CUSTOMER_COUNT, _SERIES_ID)
     parameters = (
@@ -192,13 +188,12 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
             "seasonality",
             "auto",
             "The cycle the model fits: auto (the calendar's, when detected), none, weekly or yearly.",
-            ("auto", "none", "weekly", "yearly"),
+            SEASONALITIES,
         ),
         ParamSpec(
             "confidenceLevel", 0.9, "Coverage of confidence_interval around forecast_30d.", (0.8, 0.9, 0.95)
         ),
     )
-    feature_params = frozenset()  # its parameters shape the model and the output
     label = LabelSpec(
         "The row's own revenue: each row is scored (forecast) before its revenue is learned.", column=_REVENUE
     )
@@ -208,10 +203,8 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
         "Expected revenue over the next 30 and 90 days, with an interval, trend and seasonality flag.",
         headline="forecast_30d",
     )
-    entity_input = "series_id"
-    time_input = "date"
-    sequential = True
-    drift_exempt_features = ("date_epoch_s",)
+    value_input = "revenue"
+    covariate_input = "customer_count"
     data_requirements = (
         "One row per period (minutes, hour, day, week, month or quarter; decimal years like 1991.5 are read "
         "as years) per series, in time order: a date and that period's revenue. Intraday data may skip closed "
@@ -222,43 +215,11 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
         "for several series (stores, states) in one deployment."
     )
 
-    def new_state(self, params: Params) -> None:
-        """No feature state: the model keeps each series' history, because it learns from revenue."""
-        return None
-
-    def featurize(self, record: Record, state: None, params: Params) -> Features:
-        """The period's date (epoch seconds), its series and, when given, its customer count."""
-        features: Features = {"series_id": _series_key(record)}
-        date = record.get("date")
-        if date is not None:
-            features["date_epoch_s"] = float(date)
-        count = record.get("customer_count")
-        if count is not None:
-            features["customer_count"] = float(count)
-        return features
-
-    def make_model(self, params: Params, seed: int) -> OnlineModel:
-        """A :class:`SeasonalForecaster`; it uses no randomness, so ``seed`` changes nothing."""
-        wanted = params.get("seasonality", "auto")
-        for seasonality in _SEASONALITIES:
-            if seasonality == wanted:
-                return SeasonalForecaster(seasonality, covariate_key="customer_count", interval_days=30.0)
-        raise ParameterError(
-            f"revenue_forecast: seasonality={wanted!r} is not one of {' | '.join(_SEASONALITIES)}"
-        )
-
-    def label_of(self, record: Record, params: Params) -> float | None:
-        """The row's revenue."""
-        revenue = record.get("revenue")
-        return None if revenue is None else float(revenue)
-
     def postprocess(
         self, score: float, features: Features, model: OnlineModel, params: Params
     ) -> RevenueForecastOutput:
         """Horizon totals, the interval and the trend from the model's state for this row's series."""
-        if not isinstance(model, SeasonalForecaster):
-            raise TypeError(f"revenue_forecast needs a SeasonalForecaster, got {type(model).__name__}")
-        outlook = model.outlook(features, (30.0, 90.0))
+        outlook = self.outlook(features, model)
         total_30d, total_90d = outlook.totals
         half_width = _Z[float(params.get("confidenceLevel", 0.9))] * outlook.rms_error
         return RevenueForecastOutput(
@@ -268,11 +229,6 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
             trend_analysis=outlook.trend,
             seasonality_flag=outlook.seasonal,
         )
-
-    def prediction_key(self, record: Record) -> str:
-        """The series (``all`` without ``series_id``) and the period's time in milliseconds, if dated."""
-        date = record.get("date")
-        return _series_key(record) if date is None else f"{_series_key(record)}@{int(date * 1000)}"
 
     def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
         """Daily revenue from 2023-01-02 (a Monday) with known structure, in users' column names.
@@ -294,8 +250,3 @@ class RevenueForecast(Blueprint[RevenueForecastOutput, None]):
                 "active_customers": np.round(customers).astype(np.int64),
             }
         )
-
-
-def _series_key(record: Record) -> str:
-    series = record.get("series_id")
-    return str(series) if series is not None and str(series) else DEFAULT_SERIES

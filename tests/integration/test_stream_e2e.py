@@ -26,7 +26,7 @@ GOOD_ROWS = 1200
 POISON: list[tuple[str, ReasonCode]] = (
     [("{{ not json", ReasonCode.NOT_JSON)] * 8
     + [('["a", "list"]', ReasonCode.NOT_AN_OBJECT)] * 4
-    + [('{"cust_id": "x1", "signup_date": "2023-01-01", "total_spend": 10}', ReasonCode.MISSING_FIELD)] * 6
+    + [('{"cust_id": "x1", "churned": false}', ReasonCode.MISSING_FIELD)] * 6  # nothing to score from
     + [('{"cust_id": "x2", "last_login": "2023-02-01", "signup_date": "2023-01-01", "total_spend": "lots"}',
         ReasonCode.WRONG_TYPE)] * 6
     + [('{"cust_id": "x3", "last_login": "2023-02-01", "signup_date": "2023-01-01", "total_spend": Infinity}',
