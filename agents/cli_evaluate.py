@@ -43,6 +43,7 @@ from tracer import __version__
 from tracer.agents.evaluate import (
     UsageProblem,
     baselines_table,
+    columns_summary,
     evaluate_gates,
     gates_for,
     metrics_table,
@@ -102,7 +103,6 @@ def eval_command(
     """
     from tracer.blueprints import registry
     from tracer.blueprints.errors import MissingInputsError, TracerError
-    from tracer.blueprints.inputs import resolve_columns
     from tracer.blueprints.profiling import load_dataset
     from tracer.online_models import Deployment
     from tracer.online_models.baselines import compare_replay
@@ -113,8 +113,8 @@ def eval_command(
         mapping = dict(split_pair(text, "--map", "last_activity_date=last_seen") for text in mappings)
         gates = gates_for(gate_texts, blueprint.task)
         frame = load_dataset(file)
-        resolve_columns(blueprint, frame.columns, mapping)  # missing inputs fail before the progress bar
         deployment: Deployment[Any] = Deployment(blueprint, given, column_mapping=mapping, seed=seed)
+        resolution = deployment.resolve_frame(frame)  # missing inputs fail before the progress bar
         with click.progressbar(
             length=len(frame), label=f"{blueprint.id} ← {file.name}", file=sys.stderr
         ) as bar:
@@ -141,6 +141,10 @@ def eval_command(
         "file": str(file),
         "params": deployment.params,
         "column_mapping": mapping,
+        "columns": {name: column for name, column in resolution.columns.items() if column is not None},
+        "chosen_columns": resolution.chosen,
+        "time_formats": deployment.time_formats,
+        "context": deployment.context.describe() if deployment.context is not None else None,
         "batch_size": batch_size,
         "seed": seed,
         "rows": report.n_rows,
@@ -161,6 +165,7 @@ def eval_command(
     path.write_text(json.dumps(document, indent=2) + "\n")
 
     click.echo(replay_summary(report, file))
+    click.echo(columns_summary(resolution, deployment.time_formats, deployment.context))
     if problem is not None:
         raise UsageProblem(f"nothing to evaluate: {problem}\nReport written to {path}")
     click.echo(metrics_table(report, blueprint.task, gate_results))

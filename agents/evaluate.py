@@ -23,6 +23,8 @@ from tracer.schemas import ParamValue
 
 if TYPE_CHECKING:  # the commands import these when they run: every ``tracer`` command loads this module
     from tracer.blueprints.base import Blueprint, ParamSpec, Task
+    from tracer.blueprints.context import ContextProfile
+    from tracer.blueprints.inputs import ColumnResolution
     from tracer.online_models import ReplayReport
     from tracer.online_models.baselines import BinaryComparison, ForecastComparison
 
@@ -37,6 +39,7 @@ __all__ = [
     "nothing_to_evaluate",
     "parse_gate",
     "parse_param",
+    "columns_summary",
     "progress_callback",
     "replay_summary",
     "split_pair",
@@ -365,3 +368,31 @@ def baselines_table(comparison: BinaryComparison | ForecastComparison, report: R
     )
     tail = f"blueprint MAPE / better baseline MAPE ({best.name if best else 'none'}): {_cell(f.mape_ratio, '{:.3f}')}"
     return "\n".join([head, *_table(rows), tail])
+
+
+def columns_summary(
+    resolution: ColumnResolution, time_formats: Mapping[str, str], context: ContextProfile | None
+) -> str:
+    """Which column fed each input (and why, where no name said so), how dates were read, and what
+    the context learned from and left out.
+
+    >>> from tracer.blueprints.inputs import resolve_columns
+    >>> from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
+    >>> resolution = resolve_columns(RevenueForecast, ["Month", "Visitors"], numeric_columns=["Visitors"])
+    >>> print(columns_summary(resolution, {"Month": "auto"}, None))
+    columns: revenue <- Visitors (the only numeric column); date <- Month (dates: auto)
+    """
+    parts = []
+    for name, column in resolution.columns.items():
+        if column is None:
+            continue
+        why = " (the only numeric column)" if name in resolution.chosen else ""
+        dates = f" (dates: {time_formats[column]})" if column in time_formats else ""
+        parts.append(f"{name} <- {column}{why}{dates}")
+    parts += [f"{name} <- {stand_in}({column})" for name, (stand_in, column) in resolution.stand_ins.items()]
+    lines = ["columns: " + ("; ".join(parts) or "none of the inputs")]
+    if context is not None:
+        used = ", ".join(context.describe()["used"]) or "none"
+        left = "; ".join(f"{column}: {why}" for column, why in context.left_out) or "none"
+        lines.append(f"context: learned from {used}; left out {left}")
+    return "\n".join(lines)

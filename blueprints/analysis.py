@@ -76,6 +76,7 @@ _TIME_WORDS = frozenset({"date", "time", "timestamp", "datetime"})
 _TARGET_NAMES = frozenset({"label", "target", "outcome", "class", "y"})
 _STAND_IN_WEIGHT = 0.85
 _KIND_ONLY_SCORE = 0.35
+_ONLY_NUMBER_SCORE = 0.75  # a required number no name found, from the only numeric column left
 _MIN_MATCH = 0.15
 _WEIGHTS = {"required": 0.6, "label": 0.2, "optional": 0.1, "series": 0.1}
 _CONTEXT_WEIGHTS = {"required": 0.3, "label": 0.5, "optional": 0.2, "series": 0.1}
@@ -117,6 +118,7 @@ class _Match:
     column: ColumnProfile
     score: float
     kind_fit: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ def _fit(
 ) -> _Fit:
     inputs = [*blueprint.required_inputs, *blueprint.optional_inputs]
     matches = _assign([w for spec in inputs for w in _wanted(spec)], dataset.columns)
+    _only_numeric(blueprint, matches, dataset.columns)
     required = [spec.name for spec in blueprint.required_inputs]
     missing = [name for name in required if name not in matches]
     required_score = sum(matches[n].score for n in required if n in matches) / max(len(required), 1)
@@ -264,6 +267,22 @@ def _fit(
     raw = sum(weights[part] * value for part, value in parts.items()) / sum(weights[part] for part in parts)
     compatibility = raw if not missing else 0.49 * raw
     return _Fit(dataset.name, round(min(max(compatibility, 0.0), 1.0), 2), matches, label, missing, series)
+
+
+def _only_numeric(
+    blueprint: type[Blueprint[Any, Any]], matches: dict[str, _Match], columns: list[ColumnProfile]
+) -> None:
+    """The one required input no name found, if a number, takes the only numeric column left, as a deployment does
+    (:func:`~tracer.blueprints.inputs.resolve_columns`), said in the reason."""
+    used = {match.column.name for match in matches.values()}
+    free = [column for column in columns if column.kind == "numeric" and column.name not in used]
+    unmatched = [spec for spec in blueprint.required_inputs if spec.name not in matches]
+    if len(unmatched) == 1 and len(free) == 1:
+        spec = unmatched[0]
+        if spec.dtype == "numeric" and not spec.stand_ins:
+            matches[spec.name] = _Match(
+                _wanted(spec)[0], free[0], _ONLY_NUMBER_SCORE, 1.0, "the only numeric column"
+            )
 
 
 def _label_match(
@@ -312,7 +331,8 @@ def _spacing(seconds: float) -> str:
 def _reason(blueprint: type[Blueprint[Any, Any]], fit: _Fit) -> str:
     def shown(match: _Match) -> str:
         doubt = f", but it looks {match.column.kind}" if match.kind_fit < 0.8 else ""
-        return f"{_human(match.wanted.fills)} ({match.column.name}{doubt})"
+        note = f", {match.note}" if match.note else ""
+        return f"{_human(match.wanted.fills)} ({match.column.name}{doubt}{note})"
 
     required = [spec.name for spec in blueprint.required_inputs]
     direct = [

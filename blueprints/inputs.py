@@ -198,9 +198,9 @@ def resolve_columns(
     """Map each input of ``blueprint`` to one of ``columns``; raise MissingInputsError naming what's missing.
 
     ``column_mapping`` maps input (or stand-in) names to the user's column names and wins over any
-    name matching. A column feeds at most one input. A required numeric input that no name finds
-    takes the only one of ``numeric_columns`` (the columns known to hold numbers) still unclaimed,
-    if there is exactly one (``x`` or ``value`` in a series): the choice is in ``chosen``.
+    name matching. A column feeds at most one input. When exactly one required input is left that no
+    name finds, and it is a number, it takes the only one of ``numeric_columns`` (the columns known
+    to hold numbers) still unclaimed, if there is exactly one: the choice is in ``chosen``.
     ``time_formats`` says how the dates of a column are written (see :mod:`~tracer.blueprints.dates`).
     """
     cls = _blueprint_class(blueprint)
@@ -229,21 +229,9 @@ def resolve_columns(
     stand_ins: dict[str, tuple[StandIn, str]] = {}
     missing: dict[str, Sequence[str]] = {}
     chosen: dict[str, str] = {}
-    numbers = [column for column in dict.fromkeys(numeric_columns) if column in exact]
     for spec in specs:
         if found[spec.name] is not None:
             continue
-        if (
-            spec.dtype == "numeric"
-            and spec.name in required
-            and spec.name not in mapping
-            and not spec.stand_ins
-        ):
-            left = [column for column in numbers if column not in claimed]
-            if len(left) == 1:
-                found[spec.name] = chosen[spec.name] = left[0]
-                claimed.add(left[0])
-                continue
         for stand_in in spec.stand_ins:
             mapped = mapping.get(stand_in.name)
             column = (mapped if mapped in exact else None) if mapped else None
@@ -258,6 +246,15 @@ def resolve_columns(
                 looked += list(spec.accepted_names)
                 looked += [name for s in spec.stand_ins for name in (s.name, *s.synonyms)]
                 missing[spec.name] = looked
+    numbers = [
+        column for column in dict.fromkeys(numeric_columns) if column in exact and column not in claimed
+    ]
+    if len(missing) == 1 and len(numbers) == 1:  # the one required input no name found: the one number left
+        spec = next(spec for spec in specs if spec.name in missing)
+        if spec.dtype == "numeric" and spec.name not in mapping and not spec.stand_ins:
+            found[spec.name] = chosen[spec.name] = numbers[0]
+            claimed.add(numbers[0])
+            del missing[spec.name]
     if missing:
         raise MissingInputsError(cls.id, missing)
     unused = tuple(str(column) for column in present if column not in claimed)

@@ -381,3 +381,14 @@ def test_load_dataset_reads_csv_parquet_and_jsonl(tmp_path: Path) -> None:
     (tmp_path / "ticks.xlsx").write_bytes(b"")
     with pytest.raises(DatasetFormatError, match=r"ticks\.xlsx: can't read '\.xlsx'; use \.csv, \.tsv"):
         load_dataset(tmp_path / "ticks.xlsx")
+
+
+def test_a_required_number_no_name_finds_takes_the_only_numeric_column() -> None:
+    frame = pd.DataFrame({"Month": [f"{2000 + i // 12} {m}" for i, m in enumerate(["Jan", "Feb", "Mar"] * 12)],
+                          "Visitors": np.random.default_rng(1).uniform(100, 200, 36).round(1)})  # fmt: skip
+    [suggestion] = analyze(frame, [RevenueForecast])
+    assert suggestion.column_mapping["revenue"] == "Visitors" and not suggestion.missing
+    assert "revenue (Visitors, the only numeric column)" in suggestion.reason
+    two = frame.assign(Rooms=np.random.default_rng(2).uniform(10, 20, 36).round(1))
+    [ambiguous] = analyze(two, [RevenueForecast])
+    assert ambiguous.missing == ["revenue"]  # two numbers: no guess

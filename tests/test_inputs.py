@@ -363,3 +363,16 @@ def test_vectorised_numbers_and_times_match_the_record_path(values: list[float |
     assert canonical_frame(resolution, frame) == [
         canonical_record(resolution, r) for r in frame.to_dict("records")
     ]
+
+
+def test_a_required_number_takes_the_only_numeric_column_and_says_so() -> None:
+    from tracer.blueprints.recipes.revenue_forecast import RevenueForecast
+
+    resolution = resolve_columns(RevenueForecast, ["Month", "Visitors"], numeric_columns=["Visitors"])
+    assert resolution.columns["revenue"] == "Visitors" and resolution.chosen == {"revenue": "Visitors"}
+    with pytest.raises(MissingInputsError):
+        resolve_columns(
+            RevenueForecast, ["Month", "Visitors", "Rooms"], numeric_columns=["Visitors", "Rooms"]
+        )
+    named = resolve_columns(RevenueForecast, ["Month", "Sales", "Rooms"], numeric_columns=["Sales", "Rooms"])
+    assert named.columns["revenue"] == "Sales" and named.chosen == {}
