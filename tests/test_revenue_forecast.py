@@ -440,3 +440,13 @@ def test_old_layout_series_restart_after_unpickling() -> None:
     assert restored.predict_one({"series_id": "new", "date_epoch_s": START + 30 * DAY}) == pytest.approx(
         100.0
     )
+
+
+def test_a_subnormal_customer_count_does_not_poison_the_forecast() -> None:
+    """Found by the property test above: a customer count of 1e-308 made the covariate's surprise
+    infinite and every later forecast NaN."""
+    rows = [(0.0, 0.0, None), (1.0, 1.0, 1.1125369292536007e-308), (2.0, 0.0, 2.0), (0.0, 0.0, 0.0)]
+    scores, outputs, _ = drive(
+        [record(day, revenue, customers=count, series="a") for day, revenue, count in rows]
+    )
+    assert all(math.isfinite(score) for score in scores) and len(outputs) == 4

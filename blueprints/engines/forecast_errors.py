@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["ErrorTracker"]
 
+_MAX_SURPRISE = 0.5  # the covariate's relative surprise, clamped
 _ALPHA, _BETA = 0.1, 0.01  # the covariate's Holt smoothing, and the α the one-step scaling assumes
 _ERROR_MEMORY = 100  # error statistics weigh roughly the last this many errors
 _MIN_WINDOWS = 10  # closed windows before their errors replace the one-step estimate
@@ -84,7 +85,10 @@ class ErrorTracker:
             return
         expected = self.covariate_expected()
         if expected is not None and abs(base) > 1e-9:
-            surprise, relative_error = covariate / expected - 1.0, y / base - 1.0
+            # clamped as covariate_factor clamps it: a covariate far from its forecast (or a tiny,
+            # subnormal forecast) must not overflow the regression's sums
+            surprise = min(max(covariate / expected - 1.0, -_MAX_SURPRISE), _MAX_SURPRISE)
+            relative_error = y / base - 1.0
             decay = 1.0 - 1.0 / _ERROR_MEMORY
             self.su_u = decay * self.su_u + surprise * surprise
             self.su_r = decay * self.su_r + surprise * relative_error
@@ -108,6 +112,6 @@ class ErrorTracker:
         expected = self.covariate_expected()
         if covariate is None or expected is None or self.su_u <= 0.0:
             return 1.0
-        surprise = min(max(covariate / expected - 1.0, -0.5), 0.5)
+        surprise = min(max(covariate / expected - 1.0, -_MAX_SURPRISE), _MAX_SURPRISE)
         theta = self.su_r / (self.su_u + self.mean_sq_relative_error)
         return min(max(1.0 + theta * surprise, 0.5), 1.5)
