@@ -25,11 +25,13 @@ from tracer.blueprints.engines.elasticity_model import ElasticityModel, ProductE
 from tracer.blueprints.errors import ParameterError
 from tracer.blueprints.recipes import price_optimization
 from tracer.blueprints.recipes.price_optimization import (
+    ALL_PRODUCTS,
     SAMPLE_ELASTICITIES,
     PriceOptimization,
     PriceOptimizationOutput,
     optimal_price,
 )
+from tracer.online_models import Deployment
 
 BP = PriceOptimization()
 IMPACT = re.compile(r"^[+-]\d+%$")
@@ -297,6 +299,18 @@ def test_parameters_sample_and_declarations() -> None:
         "product_id",
         "date",
     )
-    assert [i.name for i in BP.required_inputs] == ["product_id", "price", "quantity_sold", "date"]
-    assert [i.name for i in BP.optional_inputs] == ["cost", "category"]
+    assert [i.name for i in BP.required_inputs] == [
+        "price",
+        "quantity_sold",
+    ]  # one product, in file order, without the others
+    assert [i.name for i in BP.optional_inputs] == ["product_id", "date", "cost", "category"]
     assert BP.output.headline == "optimal_price" and BP.performance == ()
+
+
+def test_a_table_of_prices_and_units_alone_is_one_product() -> None:
+    frame = BP.sample(1500, seed=3)
+    one = frame[frame["sku"] == frame["sku"].iloc[0]][["unit_price", "units"]].reset_index(drop=True)
+    deployment = Deployment(PriceOptimization)
+    report = deployment.replay(one)
+    assert report.n_errors == 0 and report.n_scored == len(one)
+    assert deployment.score({"unit_price": 10.0, "units": 3}).features["product_id"] == ALL_PRODUCTS

@@ -86,6 +86,8 @@ class PriceOptimizationOutput(OutboundModel):
     """Expected change in units sold at ``optimal_price`` against the row's price, like ``"-8%"``."""
 
 
+ALL_PRODUCTS = "all"
+"""The product of every row when the data has no product id."""
 _PRODUCT_ID = InputSpec(
     "product_id",
     "id",
@@ -102,7 +104,7 @@ _QUANTITY = InputSpec(
     "quantity_sold",
     "numeric",
     "Units sold at that price in the row's period or transaction (0 when none sold).",
-    ("quantity", "units", "units_sold", "qty", "volume", "quantity_ordered", "sold_units", "demand"),
+    ("quantity", "units", "units_sold", "qty", "quantity_ordered", "sold_units", "demand"),
 )
 _DATE = InputSpec(
     "date",
@@ -151,8 +153,8 @@ class PriceOptimization(Blueprint[PriceOptimizationOutput, None]):
         "observed price that earns the most revenue (or profit), with the expected revenue and volume change."
     )
     task = "regression"
-    required_inputs = (_PRODUCT_ID, _PRICE, _QUANTITY, _DATE)
-    optional_inputs = (_COST, _CATEGORY)
+    required_inputs = (_PRICE, _QUANTITY)
+    optional_inputs = (_PRODUCT_ID, _DATE, _COST, _CATEGORY)
     parameters = (
         ParamSpec(
             "objective",
@@ -172,10 +174,11 @@ class PriceOptimization(Blueprint[PriceOptimizationOutput, None]):
     entity_input = "product_id"
     time_input = "date"
     data_requirements = (
-        "Rows of product, unit price, units sold and date (orders, or daily totals per product), with the "
-        "price varying over time: a product whose price never changed keeps its category's (or the "
-        "overall) elasticity. About 50 rows over 3 or more price points per product give a usable "
-        "elasticity. Optional: unit cost (objective=profit) and category (pools sparse products)."
+        "Rows of unit price and units sold (orders, or daily totals per product), with the price varying "
+        "over time: a product whose price never changed keeps its category's (or the overall) "
+        "elasticity. About 50 rows over 3 or more price points per product give a usable elasticity. "
+        "Optional: a product id (without one, every row is the same product), a date (orders the rows), "
+        "unit cost (objective=profit) and category (pools sparse products)."
     )
 
     def new_state(self, params: Params) -> None:
@@ -184,7 +187,9 @@ class PriceOptimization(Blueprint[PriceOptimizationOutput, None]):
 
     def featurize(self, record: Record, state: None, params: Params) -> Features:
         """The product, its price and, when given, its unit cost and category."""
-        features: Features = {"product_id": str(record["product_id"]), "price": float(record["price"])}
+        product = record["product_id"]
+        features: Features = {"product_id": ALL_PRODUCTS if product is None else str(product),
+                              "price": float(record["price"])}  # fmt: skip
         if record.get("cost") is not None:
             features["cost"] = float(record["cost"])
         if record.get("category") is not None:
