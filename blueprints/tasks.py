@@ -21,6 +21,7 @@ A recipe with state of its own (a customer's previous snapshot, a series) overri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -48,7 +49,9 @@ __all__ = [
     "RiskLevel",
     "TaskBlueprint",
     "default_binary_model",
+    "distinct_names",
     "driver_name",
+    "pushing_features",
 ]
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
@@ -178,26 +181,45 @@ def driver_name(feature: str, value: float | str | None, rising: bool) -> str:
     return f"{feature}_{'high' if rising else 'low'}"
 
 
-def _drivers(features: Features, model: OnlineModel) -> list[str]:
-    """The features pushing the logit up by at least DRIVER_MIN_LOGIT, strongest first, as
-    ``name=value`` for categories and ``name_high``/``name_low`` for numbers."""
+def pushing_features(
+    features: Features, model: OnlineModel, min_logit: float = DRIVER_MIN_LOGIT
+) -> list[tuple[float, str, bool]]:
+    """``(share, feature, above its usual)`` of each feature that adds at least ``min_logit`` to the
+    logit, largest first; empty for a model that can't explain itself."""
     if not offers_explaining(model):
         return []
     shares = model.contributions(features)
-    pushing = sorted(
-        ((share, name) for name, share in shares.items() if share >= DRIVER_MIN_LOGIT), reverse=True
-    )
+    pushing = [(share, feature) for feature, share in shares.items() if share >= min_logit]
     if not pushing:
         return []
     scaled = model.scaled_values(features)
+    return sorted(
+        ((share, feature, scaled.get(feature, 0.0) > 0) for share, feature in pushing), reverse=True
+    )
+
+
+def distinct_names(
+    ranked: list[tuple[float, str, bool]], name_of: Callable[[str, bool], str], limit: int
+) -> list[str]:
+    """The first ``limit`` distinct names of ``ranked`` features (``name_of(feature, rising)``)."""
     names: list[str] = []
-    for _, feature in pushing:
-        name = driver_name(feature, features.get(feature), scaled.get(feature, 0.0) > 0)
+    for _, feature, rising in ranked:
+        if len(names) == limit:
+            break
+        name = name_of(feature, rising)
         if name not in names:
             names.append(name)
-        if len(names) == MAX_DRIVERS:
-            break
     return names
+
+
+def _drivers(features: Features, model: OnlineModel) -> list[str]:
+    """The features pushing the logit up by at least DRIVER_MIN_LOGIT, strongest first, as
+    ``name=value`` for categories and ``name_high``/``name_low`` for numbers."""
+    return distinct_names(
+        pushing_features(features, model),
+        lambda feature, rising: driver_name(feature, features.get(feature), rising),
+        MAX_DRIVERS,
+    )
 
 
 SEASONALITIES: tuple[Seasonality, ...] = ("auto", "none", "weekly", "yearly")

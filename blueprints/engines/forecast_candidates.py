@@ -10,8 +10,9 @@ open is never seen, and it forecasts nothing.
   multiplicative. Until a season position has been seen once, its effect is the value over the level
   (so the first forecasts of a cycle are seasonal-naive); every cycle the effects are re-centred.
 * :class:`SeasonalNaive` is the value last seen at the same position.
-* :class:`Ensemble` scores each candidate's forecast before the value is learned and uses the one
-  with the lowest exponentially weighted absolute percentage error so far: only past errors decide.
+* :class:`Ensemble` scores each candidate's forecast before the value is learned and forecasts with
+  the mean of the few whose exponentially weighted absolute percentage error is lowest so far: only
+  past errors decide.
 
 Horizon totals have closed forms: one cycle of seasonal weights sums once, and a damped trend's
 contribution is geometric, so a 90-day total of 5-minute data costs a few vector sums, not 25,920 steps.

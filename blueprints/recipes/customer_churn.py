@@ -56,8 +56,8 @@ from tracer.blueprints.base import (
     StandIn,
 )
 from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
-from tracer.blueprints.protocols import offers_block_explaining, offers_experience, offers_explaining
-from tracer.blueprints.tasks import driver_name
+from tracer.blueprints.protocols import offers_block_explaining, offers_experience
+from tracer.blueprints.tasks import distinct_names, driver_name, pushing_features
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]
@@ -404,16 +404,7 @@ class CustomerChurn(Blueprint[ChurnOutput, ChurnState]):
 
     @staticmethod
     def _risk_vectors(features: Features, model: OnlineModel) -> list[str]:
-        if not offers_explaining(model):
-            return []
-        shares = model.contributions(features)
-        pushing = [(share, feature) for feature, share in shares.items() if share >= RISK_VECTOR_MIN_LOGIT]
-        if not pushing:
-            return []
-        scaled = model.scaled_values(features)
-        ranked = sorted(((share, feature, scaled.get(feature, 0.0) > 0) for share, feature in pushing),
-                        reverse=True)  # fmt: skip
-        return _vector_names(ranked, features)
+        return _vector_names(pushing_features(features, model, RISK_VECTOR_MIN_LOGIT), features)
 
     def sample(self, n_rows: int, seed: int) -> pd.DataFrame:
         """Monthly snapshots of synthetic customers, in users' column names, sorted by snapshot date.
@@ -451,20 +442,16 @@ def _experience(model: OnlineModel) -> float:
 def _vector_names(ranked: list[tuple[float, str, bool]], features: Features) -> list[str]:
     """The risk vectors: the first three distinct names of the features pushing towards churn,
     ``ranked`` by share (largest first), each with whether its scaled value is above average."""
-    names: list[str] = []
-    for _, feature, rising in ranked:
-        if len(names) == 3:
-            break
+
+    def name_of(feature: str, rising: bool) -> str:
         pair = VECTOR_NAMES.get(feature)
         if pair is not None:
-            name = pair[0] if rising else pair[1]
-        elif feature == "plan_type":
-            name = f"plan_{features[feature]}"
-        else:
-            name = driver_name(feature, features.get(feature), rising)
-        if name not in names:
-            names.append(name)
-    return names
+            return pair[0] if rising else pair[1]
+        if feature == "plan_type":
+            return f"plan_{features[feature]}"
+        return driver_name(feature, features.get(feature), rising)
+
+    return distinct_names(ranked, name_of, 3)
 
 
 def _sample(n_rows: int, seed: int) -> pd.DataFrame:
