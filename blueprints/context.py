@@ -48,6 +48,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -111,6 +112,14 @@ class ContextProfile:
     columns: tuple[ContextColumn, ...]
     left_out: tuple[tuple[str, str], ...]
     rows_profiled: int
+
+    @cached_property
+    def plan(self) -> tuple[tuple[str, str, str, str, tuple[float, ...], frozenset[str]], ...]:
+        """Each column's (column, kind, feature, decile feature, edges, categories), as
+        :func:`context_features` reads them: plain tuples, built once per profile."""
+        return tuple(
+            (c.column, c.kind, c.feature, c.bin_feature, c.bin_edges, c.categories) for c in self.columns
+        )
 
     def describe(self) -> dict[str, Any]:
         """For a deployment's info: the columns used (with their kind) and those left out with why."""
@@ -219,29 +228,35 @@ def context_features(profile: ContextProfile, raw_row: Mapping[Any, Any]) -> Fea
     left out (missing) or becomes ``"other"``."""
     features: Features = {}
     get = raw_row.get
-    for spec in profile.columns:
-        value = get(spec.column)
-        kind = type(value)
-        if value is None or (kind is float and value != value):
+    for column, kind, feature, bin_feature, edges, categories in profile.plan:
+        value = get(column)
+        if value is None:
             continue
-        if spec.kind == "numeric":
-            if kind is not float and kind is not int:
+        value_type = type(value)
+        if kind == "numeric":
+            if value_type is not float and value_type is not int:
                 value = _number(value)
                 if value is None:
                     continue
-            elif value in _INFINITE:
+            elif value != value or value in _INFINITE:
                 continue
-            features[spec.feature] = float(value)
-            if spec.bin_edges:
-                features[spec.bin_feature] = _BIN_NAMES[bisect_right(spec.bin_edges, value)]
-        elif spec.kind == "categorical":
-            text = str(value).strip()
-            if text:
-                features[spec.feature] = text if text in spec.categories else "other"
-        elif spec.kind == "boolean":
-            _boolean(spec, value, features)
+            features[feature] = float(value)
+            if edges:
+                features[bin_feature] = _BIN_NAMES[bisect_right(edges, value)]
+        elif value_type is float and value != value:
+            continue
+        elif kind == "categorical":
+            text = value if value_type is str else str(value)
+            if text in categories:
+                features[feature] = text
+            else:
+                text = text.strip()
+                if text:
+                    features[feature] = text if text in categories else "other"
+        elif kind == "boolean":
+            _boolean(feature, categories, value, features)
         else:
-            _timestamp(spec, value, features)
+            _timestamp(feature, value, features)
     return features
 
 
@@ -254,21 +269,21 @@ def _number(value: Any) -> float | None:
     return None if number is None or number in _INFINITE else float(number)
 
 
-def _boolean(spec: ContextColumn, value: Any, features: Features) -> None:
+def _boolean(feature: str, categories: frozenset[str], value: Any, features: Features) -> None:
     if isinstance(value, (bool, int, float)):
-        features[spec.feature] = float(bool(value))
+        features[feature] = float(bool(value))
         return
     text = str(value).strip()
     lowered = text.lower()
     if lowered in _TRUE:
-        features[spec.feature] = 1.0
+        features[feature] = 1.0
     elif lowered in _FALSE:
-        features[spec.feature] = 0.0
+        features[feature] = 0.0
     elif text:
-        features[spec.feature] = text if text in spec.categories else "other"
+        features[feature] = text if text in categories else "other"
 
 
-def _timestamp(spec: ContextColumn, value: Any, features: Features) -> None:
+def _timestamp(feature: str, value: Any, features: Features) -> None:
     try:
         seconds = COERCERS["timestamp"](value)
     except Exception:  # a context value never costs its row, whatever it is
@@ -279,5 +294,5 @@ def _timestamp(spec: ContextColumn, value: Any, features: Features) -> None:
         moment = datetime.fromtimestamp(float(seconds), UTC)
     except (OverflowError, OSError, ValueError):
         return
-    features[f"{spec.feature}#month"] = f"m{moment.month}"
-    features[f"{spec.feature}#weekday"] = f"w{moment.weekday()}"
+    features[f"{feature}#month"] = f"m{moment.month}"
+    features[f"{feature}#weekday"] = f"w{moment.weekday()}"
