@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -21,13 +21,26 @@ from tracer.agents.recovery import Owned
 from tracer.agents.routing import routed_partition
 from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
-from tracer.online_models.checkpoint import CheckpointRefused, Sealing, open_checkpoint
+from tracer.online_models.checkpoint import Checkpoint, CheckpointRefused, Sealing, open_checkpoint
 from tracer.online_models.live import LiveDeployment
 from tracer.schemas import DeploymentSpec
 
-__all__ = ["Checkpointing"]
+__all__ = ["Checkpointing", "open_with_any"]
 
 log = logging.getLogger(__name__)
+
+
+def open_with_any(blob: bytes, secrets: Sequence[str]) -> Checkpoint:
+    """Open ``blob`` with the first of ``secrets`` its signature matches: the signing key, then the
+    previous keys of a rotation (``TRACER_CHECKPOINT_SECRET_PREVIOUS``). Raises the signing key's
+    :class:`CheckpointRefused` if none matches."""
+    refused: CheckpointRefused | None = None
+    for secret in secrets:
+        try:
+            return open_checkpoint(blob, secret=secret)
+        except CheckpointRefused as error:
+            refused = refused or error
+    raise refused or CheckpointRefused("no checkpoint key to open the checkpoint with")
 
 
 class Checkpointing:
@@ -142,7 +155,8 @@ class Checkpointing:
             owned: Owned | None = None
             if blob is not None:
                 try:
-                    owned = open_checkpoint(blob, secret=self.secret).state
+                    keys = (self.secret, *self.settings.checkpoint_secrets_previous)
+                    owned = open_with_any(blob, keys).state
                 except CheckpointRefused as error:
                     log.error(
                         "REFUSED checkpoint of %s: %s; rebuilding from its routed log", deployment, error

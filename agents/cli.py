@@ -126,8 +126,16 @@ def pipe(broker: str, source: str | None, sink: str | None, dlq: str | None, app
 )
 @click.option("--web-port", type=int, default=6066, show_default=True, help="HTTP API and /ml/metrics port.")
 @click.option("--partitions", type=int, default=4, show_default=True, help="Partitions of Tracer's topics.")
-def worker(deployments_file: Path | None, broker: str, app_id: str, web_port: int, partitions: int) -> None:
-    """Start a worker: route, score and learn every deployment's events, and serve the HTTP API."""
+@click.option(
+    "--dev", is_flag=True, default=False,
+    help="Development mode (also TRACER_DEV=1): keys not configured are generated into ~/.local/state/tracer.",
+)  # fmt: skip
+def worker(
+    deployments_file: Path | None, broker: str, app_id: str, web_port: int, partitions: int, dev: bool
+) -> None:
+    """Start a worker: route, score and learn every deployment's events, and serve the HTTP API.
+
+    It needs TRACER_CHECKPOINT_SECRET and TRACER_API_KEYS (or their _FILE variants), or --dev."""
     from tracer.agents.worker import import_pandas_without_arrow
 
     import_pandas_without_arrow()
@@ -140,6 +148,7 @@ def worker(deployments_file: Path | None, broker: str, app_id: str, web_port: in
             web_port=web_port,
             partitions=partitions,
             deployments_file=deployments_file,
+            dev=dev,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
@@ -161,12 +170,18 @@ broker_option = click.option(
 def produce(file: Path, topic: str, rate: float | None, key_column: str | None, broker: str) -> None:
     """Replay a CSV or JSONL FILE into a topic, with a progress bar. Doubles as the backtest tool."""
     from tracer.agents.replay import produce_file, read_records
+    from tracer.agents.topics import missing_topics
     from tracer.agents.worker import quiet_garbage_collector
 
     try:
         records = read_records(file, key_column=key_column)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    if asyncio.run(missing_topics(broker, [topic])):  # else the producer waits 40 s for it, then fails
+        raise click.ClickException(
+            f"topic {topic!r} does not exist on {broker}: start the worker whose deployments read it, or "
+            "create it first with `tracer topics create --deployments FILE`"
+        )
     # A paced replay stamps each message when it is sent: a collector pause before the batch goes out
     # would look like latency downstream (full collections over the loaded file took up to ~150 ms).
     quiet_garbage_collector()
@@ -213,7 +228,9 @@ def demo(port: int, rate: float) -> None:
 def _register_commands() -> None:
     from tracer.agents.cli_evaluate import analyze_command, eval_command
     from tracer.agents.cli_registry import models, promote
+    from tracer.agents.cli_topics import topics
 
+    main.add_command(topics)
     main.add_command(models)
     main.add_command(promote)
     main.add_command(eval_command, "eval")

@@ -1,6 +1,7 @@
 """``tracer demo``: the README's main job, on a real local broker.
 
-It starts the local broker if none answers, creates the topics, starts a worker with the bundled
+It starts the local broker if none answers, creates the topics, starts a worker (in development
+mode, ``TRACER_DEV=1``: keys not configured are generated into ``~/.local/state/tracer``) with the bundled
 deployments (``customer_churn`` with delayed labels and a shadow, ``price_movement`` self-labelled
 on market snapshots), and replays the bundled streams at a realistic rate: customer activity rows,
 churn outcomes arriving later on ``tracer.labels`` for the predictions made, and market snapshots
@@ -243,7 +244,7 @@ def run_demo(
         worker = subprocess.Popen(
             [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(sample_path("deployments.yaml")),
              "--broker", bootstrap, "--app-id", "tracer-demo", "--web-port", str(settings.web_port)],
-            env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "TRACER_DEV": "1"}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     clock = time.monotonic()
     try:

@@ -157,7 +157,27 @@ class TracerMetrics:
         )
         self.events_dead_lettered = counter(
             "tracer_events_dead_lettered",
-            "Messages sent to the dead-letter topic.",
+            "Messages whose fate is a dead letter, counted when it is handed to the producer "
+            "(tracer_dead_letters_acknowledged_total counts those the broker acknowledged).",
+            "deployment",
+            "topic",
+            "reason",
+        )
+        self.dead_letters_acknowledged = counter(
+            "tracer_dead_letters_acknowledged",
+            "Dead letters the broker acknowledged on the dead-letter topic.",
+            "deployment",
+            "reason",
+        )
+        self.publish_failures = counter(
+            "tracer_publish_failures",
+            "Records the broker refused for a reason of their own (too large, corrupt...), by error.",
+            "topic",
+            "reason",
+        )
+        self.events_lost = counter(
+            "tracer_events_lost",
+            "Messages left without a fate: their dead letter was refused too (see the log).",
             "deployment",
             "topic",
             "reason",
@@ -332,6 +352,18 @@ class TracerMetrics:
         """Count delayed labels joined to their prediction, and predictions whose label expired."""
         self.labels_joined.labels(deployment).inc(joined)
         self.labels_expired.labels(deployment).inc(expired)
+
+    def record_dead_letters_acknowledged(self, deployment: str, reason: str, count: int = 1) -> None:
+        """Count dead letters the broker acknowledged (``deployment`` may be ``UNROUTED_DEPLOYMENT``)."""
+        self.dead_letters_acknowledged.labels(deployment, reason).inc(count)
+
+    def record_publish_failure(self, topic: str, reason: str, count: int = 1) -> None:
+        """Count records the broker refused for ``topic``; ``reason`` is the error's name."""
+        self.publish_failures.labels(topic, reason).inc(count)
+
+    def record_lost(self, deployment: str, topic: str, reason: str, count: int = 1) -> None:
+        """Count input messages of ``topic`` whose dead letter was refused too: they have no fate."""
+        self.events_lost.labels(deployment, topic, reason).inc(count)
 
     def record_drift_alert(self, deployment: str, kind: str, detector: str, count: int = 1) -> None:
         """Count drift alerts of one kind (data, concept, prediction, agreement) from one detector."""

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from pydantic_core import to_json
 
-from tracer.agents.deadletters import dead_letter
+from tracer.agents.deadletters import DEAD_LETTER_RAW_BYTES, dead_letter
 from tracer.agents.metrics import TracerMetrics
-from tracer.agents.publisher import Publisher
+from tracer.agents.publisher import Origin, Publisher
 from tracer.agents.settings import Topics
 from tracer.online_models.live import BatchResult, LiveDeployment
 from tracer.schemas import ModelVersion
@@ -27,13 +27,21 @@ def now_ms() -> int:
 
 
 def publish_result(
-    publisher: Publisher, topics: Topics, metrics: TracerMetrics, live: LiveDeployment, result: BatchResult
+    publisher: Publisher,
+    topics: Topics,
+    metrics: TracerMetrics,
+    live: LiveDeployment,
+    result: BatchResult,
+    *,
+    max_raw_bytes: int = DEAD_LETTER_RAW_BYTES,
 ) -> None:
     """Append every output of ``result`` to ``publisher`` and record the batch in ``metrics``.
 
     A prediction is keyed by its entity and carries the deployment, the model version, the output,
     the end-to-end latency (from the source message's timestamp) and the source offset; dead letters,
-    alerts and reports are keyed by deployment.
+    alerts and reports are keyed by deployment. Predictions and dead letters carry their input's
+    :class:`Origin`, so one the broker refuses still gets a fate (see the publisher's ``on_failed``).
+    Dead letters are bounded to ``max_raw_bytes`` of their input.
     """
     spec = live.spec
     now = now_ms()
@@ -49,15 +57,21 @@ def publish_result(
             "output": prediction.output, "latency_ms": latency_ms, "ts": now,
             "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
         })  # fmt: skip
-        append(predictions, value, key=prediction.key.split("@", 1)[0].encode())
+        key = prediction.key.split("@", 1)[0].encode()
+        append(predictions, value, key=key,
+               origin=Origin(source.topic, source.partition, source.offset, key, None, spec.id))  # fmt: skip
     reasons: dict[str, int] = defaultdict(int)
     deployment_key = spec.id.encode()
     for letter in result.dead_letters:
         source = letter.event.source
-        value = dead_letter(letter.reason, letter.error, raw=letter.event.value, key=letter.event.key,
+        event = letter.event
+        value = dead_letter(letter.reason, letter.error, raw=event.value, key=event.key,
                             topic=source.topic, partition=source.partition, offset=source.offset,
-                            deployment=spec.id)  # fmt: skip
-        append(topics.dlq, value, key=deployment_key)
+                            deployment=spec.id, max_raw_bytes=max_raw_bytes)  # fmt: skip
+        origin = Origin(
+            source.topic, source.partition, source.offset, event.key, None, spec.id, letter.reason.value
+        )
+        append(topics.dlq, value, key=deployment_key, origin=origin)
         if not letter.event.is_label:
             reasons[letter.reason.value] += 1
     for alert in result.alerts:

@@ -7,6 +7,12 @@ waiting for them. About every ``COMMIT_EVERY_S``, and when the loop stops, wait 
 has acknowledged every copy, and only then commit the input offsets (at least once; the scorer
 drops copies it has seen). A message that can't be routed becomes a dead letter: it is never dropped.
 
+A message (value and key) over ``MAX_MESSAGE_BYTES`` is not copied: the scorer would dead-letter it
+as ``oversized`` unread, and a copy over ``tracer.routed``'s limit (Kafka's default, 1 MB) would be
+refused. It becomes an ``oversized`` dead letter here, bounded like every dead letter. A copy the
+broker refuses anyway (a broker with a lower limit) becomes one too (:class:`Refusals`). A dead
+letter is reported (``on_unrouted``) once the broker has acknowledged it.
+
 Not waiting for the acks batch by batch keeps two broker round trips (the acks, then the commit)
 out of every batch's way: the next batch is routed while the last one is on its way.
 """
@@ -19,12 +25,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tracer.agents.deadletters import dead_letter
-from tracer.agents.publisher import Publisher
-from tracer.agents.routing import HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
+from tracer.agents.deadletters import Refusals, dead_letter, letter_key
+from tracer.agents.publisher import Origin, Publisher
+from tracer.agents.routing import HEADER_KEY, HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
 from tracer.agents.settings import Settings
 from tracer.agents.topics import FetchPace, batch_consumer
 from tracer.schemas import ReasonCode
+from tracer.schemas.decode import MAX_MESSAGE_BYTES
 
 __all__ = ["COMMIT_EVERY_S", "POLL_RECORDS", "Router"]
 
@@ -45,12 +52,27 @@ class Router:
         routes: RouteTable,
         producer: AIOKafkaProducer,
         on_unrouted: Callable[[str, ReasonCode], None],
+        on_refused: Callable[[str, str, int], None] = lambda topic, reason, count: None,
+        on_lost: Callable[[str, str], None] = lambda topic, reason: None,
     ):
         self.settings = settings
         self.routes = routes
-        self.publisher = Publisher(producer)
         self.on_unrouted = on_unrouted
-        """Called with the input topic and the reason of each message that became a dead letter here."""
+        """Called with the input topic and the reason of each dead letter written here, once acknowledged."""
+        refusals = Refusals(
+            producer, settings.topics.dlq, on_refused=on_refused, on_lost=lambda o, reason: on_lost(o.topic, reason),
+            on_dead_lettered=self._unrouted, size_reason=ReasonCode.OVERSIZED,
+            max_raw_bytes=settings.dead_letter_raw_bytes,
+        )  # fmt: skip
+        self.publisher = Publisher(producer, on_failed=refusals, on_acked=self._acked)
+
+    def _acked(self, topic: str, origins: list[Origin]) -> None:
+        if topic == self.settings.topics.dlq:
+            for origin in origins:
+                self._unrouted(origin)
+
+    def _unrouted(self, origin: Origin) -> None:
+        self.on_unrouted(origin.topic, ReasonCode(origin.reason or ReasonCode.UNKNOWN_DEPLOYMENT))
 
     async def run(self, should_stop: Callable[[], bool]) -> None:
         """Route batches until ``should_stop()``; a batch in hand is always finished first.
@@ -102,25 +124,38 @@ class Router:
         for tp, messages in batch.items():
             origin = f"{tp.topic}:{tp.partition}:"
             for message in messages:
+                value, key = message.value, message.key
+                size = len(value or b"") + len(key or b"")
+                if size > MAX_MESSAGE_BYTES:
+                    error = f"message is {size} bytes with its key, over the {MAX_MESSAGE_BYTES}-byte limit"
+                    await self._dead_letter(tp, message, ReasonCode.OVERSIZED, error)
+                    continue
                 source = (HEADER_SOURCE, f"{origin}{message.offset}".encode())
-                for route in self.routes.route(tp.topic, message.value):
+                for route in self.routes.route(tp.topic, value):
                     if route.deployment is None:
                         await self._dead_letter(tp, message, route.reason, route.error)
                         continue
+                    headers = [(HEADER_KIND, route.kind), source]
+                    if key is not None:
+                        headers.append((HEADER_KEY, key))
                     publisher.append(
-                        routed_topic, message.value, key=route.deployment.encode(),
+                        routed_topic, value, key=route.deployment.encode(),
                         partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
-                        headers=[(HEADER_KIND, route.kind), source],
+                        headers=headers, origin=Origin(tp.topic, tp.partition, message.offset, key, value),
                     )  # fmt: skip
         await publisher.flush()
 
     async def _dead_letter(
         self, tp: TopicPartition, message: Any, reason: ReasonCode | None, error: str
     ) -> None:
+        """A bounded dead letter keyed by the input's key (if short enough), counted once acknowledged."""
         reason = reason or ReasonCode.UNKNOWN_DEPLOYMENT
-        letter = dead_letter(reason, error, raw=message.value, key=message.key,
-                             topic=tp.topic, partition=tp.partition, offset=message.offset)  # fmt: skip
-        self.on_unrouted(tp.topic, reason)
+        dlq = self.settings.topics.dlq
+        letter = dead_letter(reason, error, raw=message.value, key=message.key, topic=tp.topic,
+                             partition=tp.partition, offset=message.offset,
+                             max_raw_bytes=self.settings.dead_letter_raw_bytes)  # fmt: skip
+        key = letter_key(message.key)
         self.publisher.append(
-            self.settings.topics.dlq, letter, key=message.key, partition=None if message.key else tp.partition
-        )
+            dlq, letter, key=key, partition=None if key else tp.partition % await self.publisher.partitions(dlq),
+            origin=Origin(tp.topic, tp.partition, message.offset, message.key, None, reason=reason.value),
+        )  # fmt: skip

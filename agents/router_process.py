@@ -12,8 +12,10 @@ The worker and its router talk over the child's pipes, one JSON object per line:
   comes when the worker stops, or dies, even by ``kill -9``. The router then finishes its batch,
   waits for the acks, commits and exits.
 - **stdout, router to worker.** ``{"unrouted": topic, "reason": code}`` for each dead letter the
-  router wrote, which the worker counts in its metrics; ``{"added": id}`` once an added deployment
-  is routed.
+  router wrote, once acknowledged, which the worker counts in its metrics; ``{"refused": topic,
+  "reason": error, "count": n}`` for records the broker refused; ``{"lost": topic, "reason": error}``
+  for an input whose dead letter was refused too; ``{"added": id}`` once an added deployment is
+  routed.
 
 The router keeps no state of its own: its offsets are in its consumer group. So if it ever exits
 on its own, the worker logs it and starts another after ``RESTART_AFTER_S``.
@@ -53,7 +55,7 @@ ADD_TIMEOUT_S = 10.0
 
 def _config_line(settings: Settings, specs: Iterable[DeploymentSpec]) -> bytes:
     wanted = {"broker": settings.broker, "app_id": settings.app_id, "partitions": settings.partitions,
-              "topics": settings.topics.__dict__}  # fmt: skip
+              "topics": settings.topics.__dict__, "dead_letter_raw_bytes": settings.dead_letter_raw_bytes}  # fmt: skip
     return _line({"settings": wanted, "specs": [spec.model_dump(mode="json") for spec in specs]})
 
 
@@ -70,11 +72,15 @@ class RouterProcess:
         settings: Settings,
         specs: Callable[[], Iterable[DeploymentSpec]],
         on_unrouted: Callable[[str, str], None],
+        on_refused: Callable[[str, str, int], None] = lambda topic, reason, count: None,
+        on_lost: Callable[[str, str], None] = lambda topic, reason: None,
     ) -> None:
         self.settings = settings
         self.specs = specs
         """The deployments to route, read at each start (so a restarted router knows every one)."""
         self.on_unrouted = on_unrouted
+        self.on_refused = on_refused
+        self.on_lost = on_lost
         self.child: asyncio.subprocess.Process | None = None
         self._adding: dict[str, list[asyncio.Future[None]]] = {}
         """Deployments sent to the router and not yet confirmed, with who waits for them."""
@@ -151,6 +157,10 @@ class RouterProcess:
                 message = json.loads(line)
                 if "added" in message:
                     self._confirm(message["added"])
+                elif "refused" in message:
+                    self.on_refused(message["refused"], message["reason"], message["count"])
+                elif "lost" in message:
+                    self.on_lost(message["lost"], message["reason"])
                 else:
                     self.on_unrouted(message["unrouted"], message["reason"])
             except (ValueError, KeyError, TypeError):  # something else printed: not ours, and never fatal
@@ -185,7 +195,7 @@ async def _serve() -> None:
     config = json.loads(await reader.readline())
     given = config["settings"]
     settings = Settings(broker=given["broker"], app_id=given["app_id"], partitions=given["partitions"],
-                        topics=Topics(**given["topics"]))  # fmt: skip
+                        topics=Topics(**given["topics"]), dead_letter_raw_bytes=given["dead_letter_raw_bytes"])  # fmt: skip
     specs = [DeploymentSpec.model_validate(spec) for spec in config["specs"]]
     routes = RouteTable(specs, settings.topics.labels)
     stop = asyncio.Event()
@@ -195,7 +205,11 @@ async def _serve() -> None:
                                 max_request_size=16_777_216)  # fmt: skip
     await producer.start()
     try:
-        await Router(settings, routes, producer, _report_unrouted).run(stop.is_set)
+        await Router(
+            settings, routes, producer, _report_unrouted,
+            on_refused=lambda topic, reason, count: _report({"refused": topic, "reason": reason, "count": count}),
+            on_lost=lambda topic, reason: _report({"lost": topic, "reason": reason}),
+        ).run(stop.is_set)  # fmt: skip
     finally:
         following.cancel()
         await producer.stop()
@@ -206,6 +220,9 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s router %(levelname)s %(name)s: %(message)s"
     )
+    from tracer.agents import log_throttle
+
+    log_throttle.install()  # a broker outage: one line a minute per repeated error, with its count
     asyncio.run(_serve())
 
 

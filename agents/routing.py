@@ -2,8 +2,8 @@
 
 Inputs of a deployment can arrive on several topics and partitions (rows, market snapshots, and
 delayed labels on ``tracer.labels``). The router copies each message, byte for byte, to the
-``tracer.routed`` topic, keyed and partitioned by deployment, with its source coordinates in
-headers. So:
+``tracer.routed`` topic, keyed and partitioned by deployment, with its source coordinates and key
+in headers. So:
 
 - exactly one worker owns a deployment's model: the one the consumer group assigns that
   deployment's routed partition to (one owner, and scale-out by partitions and deployments);
@@ -27,6 +27,7 @@ from tracer.schemas import DeploymentSpec, ReasonCode
 
 __all__ = [
     "HEADER_DEPLOYMENT",
+    "HEADER_KEY",
     "HEADER_KIND",
     "HEADER_SOURCE",
     "RouteTable",
@@ -37,6 +38,9 @@ __all__ = [
 
 HEADER_DEPLOYMENT = "tracer-deployment"
 HEADER_KIND = "tracer-kind"
+HEADER_KEY = "tracer-key"
+"""The source message's key, when it has one: the routed copy's own key is the deployment, and a
+dead letter keeps the input's key."""
 HEADER_SOURCE = "tracer-source"
 KIND_ROW = b"row"
 KIND_LABEL = b"label"

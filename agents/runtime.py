@@ -45,10 +45,23 @@ async def prepare(settings: Settings, deployments_file: Path | None) -> list[Dep
 
 
 def start_worker(
-    *, broker: str, app_id: str, web_port: int, partitions: int, deployments_file: Path | None
+    *,
+    broker: str,
+    app_id: str,
+    web_port: int,
+    partitions: int,
+    deployments_file: Path | None,
+    dev: bool = False,
 ) -> None:
-    """Prepare, then run the worker in this process until it is stopped."""
-    settings = Settings.from_env(broker=broker, app_id=app_id, web_port=web_port, partitions=partitions)
+    """Prepare, then run the worker in this process until it is stopped.
+
+    Raises ValueError (:class:`~tracer.agents.settings.MissingSecretError`) before touching the
+    broker if the checkpoint key or the API keys are not configured and ``dev`` (``--dev``,
+    ``TRACER_DEV=1``) is off."""
+    settings = Settings.from_env(
+        broker=broker, app_id=app_id, web_port=web_port, partitions=partitions, dev=dev or None
+    )
+    settings.require_secrets()
     specs = asyncio.run(prepare(settings, deployments_file))
     if not specs:
         raise ValueError("no deployments to run: pass --deployments FILE (see examples/deployments.yaml)")

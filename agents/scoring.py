@@ -30,13 +30,14 @@ from mode import Service
 from mode.utils.logging import cry
 
 from tracer.agents.checkpointing import Checkpointing
-from tracer.agents.deadletters import dead_letter
+from tracer.agents.deadletters import Refusals, dead_letter
 from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.outputs import now_ms, publish_result
-from tracer.agents.publisher import Publisher
+from tracer.agents.publisher import Origin, Publisher
 from tracer.agents.recovery import Owned, RebalanceListener
 from tracer.agents.router_process import RouterProcess
 from tracer.agents.routing import (
+    HEADER_KEY,
     HEADER_KIND,
     HEADER_SOURCE,
     KIND_LABEL,
@@ -99,7 +100,10 @@ class ScoringService(Checkpointing, Service):
         self.metrics = metrics
         self.routes = RouteTable(specs, settings.topics.labels)
         """What the router process routes (it keeps its own copy, told of every ``add_route``)."""
-        self.router = RouterProcess(settings, lambda: self.specs.values(), self._count_unrouted)
+        self.router = RouterProcess(
+            settings, lambda: self.specs.values(), self._count_unrouted, on_refused=metrics.record_publish_failure,
+            on_lost=lambda topic, reason: metrics.record_lost(UNROUTED_DEPLOYMENT, topic, reason),
+        )  # fmt: skip
         self.owned: dict[str, Owned] = {}
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
@@ -130,8 +134,13 @@ class ScoringService(Checkpointing, Service):
             max_request_size=16_777_216,
         )
         await self.producer.start()
-        self.publisher = Publisher(self.producer)
         topics = self.settings.topics
+        refusals = Refusals(
+            self.producer, topics.dlq, on_refused=self.metrics.record_publish_failure,
+            on_dead_lettered=self._dead_letter_acked, on_lost=self._lost,
+            max_raw_bytes=self.settings.dead_letter_raw_bytes,
+        )  # fmt: skip
+        self.publisher = Publisher(self.producer, on_failed=refusals, on_acked=self._acked)
         await self.publisher.prepare(
             [topics.predictions, topics.dlq, topics.drift_alerts, topics.shadow_reports, topics.registry]
         )
@@ -174,9 +183,26 @@ class ScoringService(Checkpointing, Service):
             self._router_done.set()
 
     def _count_unrouted(self, topic: str, reason: str) -> None:
+        """A dead letter the router wrote and the broker acknowledged."""
         self.metrics.record_batch(
             UNROUTED_DEPLOYMENT, topic, consumed=1, predicted=0, dead_lettered_by_reason={reason: 1}
         )
+        self.metrics.record_dead_letters_acknowledged(UNROUTED_DEPLOYMENT, reason)
+
+    # -- fates the broker acknowledged or refused ------------------------------------------------
+
+    def _acked(self, topic: str, origins: list[Origin]) -> None:
+        if topic == self.settings.topics.dlq:
+            for origin in origins:
+                self._dead_letter_acked(origin)
+
+    def _dead_letter_acked(self, origin: Origin) -> None:
+        self.metrics.record_dead_letters_acknowledged(
+            origin.deployment or UNROUTED_DEPLOYMENT, origin.reason or ReasonCode.PUBLISH_FAILED.value
+        )
+
+    def _lost(self, origin: Origin, reason: str) -> None:
+        self.metrics.record_lost(origin.deployment or UNROUTED_DEPLOYMENT, origin.topic, reason)
 
     async def add_route(self, spec: DeploymentSpec) -> None:
         """Route ``spec`` from now on, new input topics included; returns once the router does."""
@@ -289,7 +315,7 @@ class ScoringService(Checkpointing, Service):
             topic, _, partition = topic_partition.rpartition(":")
             event = RoutedEvent(
                 message.value,
-                None,
+                headers.get(HEADER_KEY),
                 Source(topic, int(partition), offset),
                 message.timestamp,
                 headers[HEADER_KIND] == KIND_LABEL,
@@ -307,13 +333,16 @@ class ScoringService(Checkpointing, Service):
         if headers.get(HEADER_KIND) == KIND_TICK:
             return  # a tick carries no input
         topic, partition, offset = headers[HEADER_SOURCE].decode().rsplit(":", 2)
+        key = headers.get(HEADER_KEY)
+        reason = ReasonCode.UNKNOWN_DEPLOYMENT
         letter = dead_letter(
-            ReasonCode.UNKNOWN_DEPLOYMENT,
+            reason,
             f"routed to deployment {deployment!r}, which this worker does not run; restart it to load the registry",
-            raw=message.value, key=None, topic=topic, partition=int(partition), offset=int(offset),
-            deployment=deployment,
+            raw=message.value, key=key, topic=topic, partition=int(partition), offset=int(offset),
+            deployment=deployment, max_raw_bytes=self.settings.dead_letter_raw_bytes,
         )  # fmt: skip
-        self._publisher().append(self.settings.topics.dlq, letter, key=deployment.encode())
+        origin = Origin(topic, int(partition), int(offset), key, None, deployment, reason.value)
+        self._publisher().append(self.settings.topics.dlq, letter, key=deployment.encode(), origin=origin)
 
     async def _score_blocks(self, owned: Owned, items: list[tuple[int, RoutedEvent | None]]) -> None:
         """Score events block by block; a block's outcomes are learned when the next block starts or
@@ -372,4 +401,5 @@ class ScoringService(Checkpointing, Service):
 
     async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
         """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
-        publish_result(self._publisher(), self.settings.topics, self.metrics, live, result)
+        publish_result(self._publisher(), self.settings.topics, self.metrics, live, result,
+                       max_raw_bytes=self.settings.dead_letter_raw_bytes)  # fmt: skip

@@ -25,6 +25,7 @@ __all__ = [
     "FetchPace",
     "batch_consumer",
     "ensure_topics",
+    "missing_topics",
     "read_compacted",
     "topic_configs",
     "tracer_topics",
@@ -114,6 +115,16 @@ async def ensure_topics(
             await asyncio.sleep(0.1)
         log.info("created topics %s", ", ".join(created))
         return created
+    finally:
+        await admin.close()
+
+
+async def missing_topics(bootstrap: str, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` the broker does not have, sorted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return sorted(set(names) - set(await admin.list_topics()))
     finally:
         await admin.close()
 

@@ -11,6 +11,8 @@ import faust
 from faust.worker import Worker
 from mode import Service
 
+from tracer.agents import log_throttle
+
 __all__ = ["STOP_DEADLINE_S", "import_pandas_without_arrow", "quiet_garbage_collector", "run_worker"]
 
 
@@ -46,13 +48,17 @@ def import_pandas_without_arrow() -> None:
 
 STOP_DEADLINE_S = 45.0
 """A stop that has not ended the process this long after it began ends it: every thread's stack is
-written to stderr and the process exits with status 1. A clean stop takes about a second; the model
+written to stderr and the process exits with status 1. A clean stop takes 1.4-1.5 s (README); the model
 state does not depend on it (a restart restores the last checkpoint and replays the gap, as after
 ``kill -9``), so a stuck stop is cut short and made visible rather than left hanging."""
 
 
 class _Worker(Worker):
-    """Faust's worker, with a deadline on its stop."""
+    """Faust's worker, with a deadline on its stop and repeated log lines collapsed."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        log_throttle.install()
 
     async def on_stop(self) -> None:
         faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True)
@@ -71,7 +77,9 @@ def run_worker(app: faust.App, *services: Service, loglevel: str = "warning") ->
     one took up to 120 ms, and those pauses were the worker's p99 latency. Model state is mostly
     dicts and tuples of numbers, which reference counting frees without the collector.
 
-    A stop has a deadline (:data:`STOP_DEADLINE_S`).
+    A stop has a deadline (:data:`STOP_DEADLINE_S`). While the broker is down, a log line repeated
+    (aiokafka's and our own connection errors) is written once a minute with its count
+    (:mod:`tracer.agents.log_throttle`).
     """
     for name in ("aiokafka", "faust.transport", "faust.topics"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -175,6 +175,7 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "TRACER_KAFKA_BOOTSTRAP": bootstrap, "TRACER_DATA_DIR": str(folder / "worker"),
            "TRACER_TOPIC_PREFIX": prefix, "TRACER_API_KEYS": KEY,
+           "TRACER_CHECKPOINT_SECRET": "bench-secret-0123456789abcdef",
            "TRACER_API_RATE_LIMIT": str(args.rate * 10), "TRACER_API_BURST": str(int(args.rate * 10))}  # fmt: skip
     log = folder / "worker.log"
     with log.open("wb") as sink:

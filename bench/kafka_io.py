@@ -189,7 +189,7 @@ async def start_worker(broker: str, work: Path, name: str, specs: list[dict[str,
     deployments = work / f"{name}.deployments.yaml"
     deployments.write_text(yaml.safe_dump({"deployments": specs}))
     env = {**os.environ, "TRACER_TOPIC_PREFIX": prefix, "TRACER_DATA_DIR": str(work / f"{name}.data"),
-           "TRACER_CHECKPOINT_SECRET": "bench-secret-0123456789abcdef"}  # fmt: skip
+           "TRACER_CHECKPOINT_SECRET": "bench-secret-0123456789abcdef", "TRACER_API_KEYS": "bench-api-key"}  # fmt: skip
     log = work / f"{name}.worker.log"
     command = [*tracer_cli(), "worker", "--deployments", str(deployments), "--app-id", f"bench-{name}",
                "--web-port", str(free_port_pair()), "--broker", broker]  # fmt: skip

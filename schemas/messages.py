@@ -51,15 +51,38 @@ class ReasonCode(StrEnum):
     UNMATCHED_LABEL = "unmatched_label"
     """A label whose prediction is not waiting for one (never made, already labelled, or expired)."""
     SCORING_ERROR = "scoring_error"
+    PUBLISH_FAILED = "publish_failed"
+    """A valid input whose prediction the broker refused (too large, or another per-record error):
+    its dead letter is its fate instead."""
 
 
 class DeadLetter(OutboundModel):
-    """A message that could not be scored, kept whole on ``tracer.dlq`` with the reason."""
+    """A message that could not be scored, on ``tracer.dlq`` with the reason.
+
+    It keeps the message whole up to a size (64 KiB by default, ``TRACER_DEAD_LETTER_RAW_BYTES``);
+    past it, ``raw`` holds the first bytes, ``truncated`` is true and ``raw_bytes`` and
+    ``raw_sha256`` identify the whole message, which ``source`` still points at. So a dead letter is
+    never over the broker's message limit.
+    """
 
     reason: ReasonCode
     error: NonEmptyStr
-    raw: bytes = Field(description="The original message value, base64 in JSON.")
-    key: bytes | None = None
+    raw: bytes = Field(
+        description="The original message value (its first bytes if truncated), base64 in JSON."
+    )
+    truncated: bool = Field(default=False, description="True if raw holds only the first bytes of the value.")
+    raw_bytes: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="The original value's length in bytes, when truncated."
+    )
+    raw_sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$")] | None = Field(
+        default=None, description="The sha256 of the whole original value (hex), when truncated."
+    )
+    key: bytes | None = Field(
+        default=None, description="The original message key (its first 1,024 bytes), base64."
+    )
+    key_bytes: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="The original key's length in bytes, when key holds only its first bytes."
+    )
     source: SourceOffset
     deployment: str | None = None
     ts: EpochMillis

@@ -61,7 +61,12 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 def worker_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
-    """Environment for a worker subprocess: the test broker, and a data folder of its own."""
+    """Environment for a worker subprocess: the test broker, a data folder of its own, and a state
+    folder of its own (``XDG_STATE_HOME``), so development mode's generated keys stay in the test."""
     env = dict(os.environ)
-    env.update(TRACER_KAFKA_BOOTSTRAP=kafka_bootstrap, TRACER_DATA_DIR=str(tmp_path / "worker"))
+    env.update(
+        TRACER_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        TRACER_DATA_DIR=str(tmp_path / "worker"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
     return env

@@ -120,9 +120,10 @@ def test_settings_read_api_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("TRACER_API_BURST", "lots")
     with pytest.raises(ValueError, match="TRACER_API_BURST='lots'"):
         Settings.from_env()
-    generated = Settings(data_dir=tmp_path).http_api_keys()
-    assert generated == Settings(data_dir=tmp_path).http_api_keys(), "generated once, then kept"
-    assert (tmp_path / "api.key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))  # development mode's keys: see test_secrets.py
+    generated = Settings(dev=True).http_api_keys()
+    assert generated == Settings(dev=True).http_api_keys(), "generated once, then kept"
+    assert (tmp_path / "tracer" / "api.key").stat().st_mode & 0o077 == 0
 
 
 def test_a_deployment_reading_a_tracer_topic_reads_this_tracers_prefixed_one() -> None:

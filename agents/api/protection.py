@@ -61,7 +61,9 @@ class ApiKeys:
             digest = hashlib.sha256(key.encode()).digest()
             digests.append((digest, "key-" + digest.hex()[:8]))
         if not digests:
-            raise ValueError("the HTTP API needs at least one API key (set TRACER_API_KEYS)")
+            raise ValueError(
+                "the HTTP API needs at least one API key (set TRACER_API_KEYS or TRACER_API_KEYS_FILE)"
+            )
         self._digests = tuple(digests)
 
     def identify(self, presented: str) -> str | None:
@@ -131,8 +133,8 @@ def auth_middleware(keys: ApiKeys) -> Middleware:
             raise ApiError(
                 401,
                 "invalid_api_key",
-                f"the {API_KEY_HEADER} header holds no valid key; use one of TRACER_API_KEYS "
-                "(or, for a local worker, the key in its data folder's api.key)",
+                f"the {API_KEY_HEADER} header holds no valid key; use one of the worker's TRACER_API_KEYS "
+                "(or, for a worker in development mode, the key in ~/.local/state/tracer/api.key)",
                 headers=challenge,
             )
         request[REQUEST_KEY_ID] = key_id

@@ -20,11 +20,15 @@ from tracer.agents.topics import read_compacted
 from tracer.online_models.checkpoint import open_checkpoint
 
 SECRET = "integration-test-secret-0123456789"
+API_KEY = "integration-test-api-key"
 
 
 def worker_environment(base: dict[str, str], prefix: str) -> dict[str, str]:
-    """The worker's environment: its own Tracer topics under ``prefix`` and a known checkpoint secret."""
-    return {**base, "TRACER_TOPIC_PREFIX": prefix, "TRACER_CHECKPOINT_SECRET": SECRET}
+    """The worker's environment: its own Tracer topics under ``prefix``, a known checkpoint secret and
+    API key (a worker refuses to start without them)."""
+    return {
+        **base, "TRACER_TOPIC_PREFIX": prefix, "TRACER_CHECKPOINT_SECRET": SECRET, "TRACER_API_KEYS": API_KEY,
+    }  # fmt: skip
 
 
 def write_deployments(path: Path, deployments: list[dict[str, Any]]) -> Path:
@@ -33,15 +37,15 @@ def write_deployments(path: Path, deployments: list[dict[str, Any]]) -> Path:
 
 
 def start(
-    deployments: Path, env: dict[str, str], app_id: str, log: Path, web_port: int = 0
+    deployments: Path, env: dict[str, str], app_id: str, log: Path, web_port: int = 0, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """A worker subprocess; its output goes to ``log``."""
+    """A worker subprocess, started in ``cwd`` (this process's directory by default); its output goes to ``log``."""
     port = web_port or free_port()
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(deployments),
              "--app-id", app_id, "--web-port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
         )  # fmt: skip
 
 
