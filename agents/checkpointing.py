@@ -1,5 +1,6 @@
 """Checkpoints of the deployments a scorer owns: when they are due, how they are sealed and sent,
-and how they are restored (steps 1-4 of the protocol in :mod:`tracer.agents.recovery`).
+and how they are restored (steps 1-4 of the protocol in :mod:`tracer.agents.recovery`), refused
+ones included: the silent rebuild of recovery's step 3 is split off here (:meth:`_rebuild_split`).
 
 :class:`Checkpointing` holds the methods only; the state they act on is the scorer's
 (:class:`~tracer.agents.scoring.ScoringService`: its owned deployments, publisher, metrics and
@@ -11,13 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.outputs import now_ms, publish_versions
 from tracer.agents.publisher import Publisher
-from tracer.agents.recovery import Owned
+from tracer.agents.recovery import Owned, Refusal, rebuild_split, refusal
 from tracer.agents.routing import routed_partition
 from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
@@ -28,6 +31,8 @@ from tracer.schemas import DeploymentSpec
 __all__ = ["Checkpointing", "open_with_any"]
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 
 def open_with_any(blob: bytes, secrets: Sequence[str]) -> Checkpoint:
@@ -51,6 +56,8 @@ class Checkpointing:
     secret: str
     metrics: TracerMetrics
     owned: dict[str, Owned]
+    refused: dict[str, Refusal]
+    """Deployments whose checkpoint was refused, until they seal one past their rebuild."""
     publisher: Publisher | None
     sealing: dict[str, Sealing]
     """Checkpoints being sealed in parts between slices (:meth:`checkpoint`), by deployment."""
@@ -125,6 +132,8 @@ class Checkpointing:
         )
         owned.events_since_checkpoint = 0
         owned.checkpointed_at = time.monotonic()
+        if not owned.rebuilding:  # trusted again: /ml/health no longer lists the refusal
+            self.refused.pop(deployment, None)
         if self.sealing[deployment].done:
             await self._send_sealed(deployment)
 
@@ -145,6 +154,33 @@ class Checkpointing:
         await self._publisher().send_after(self.checkpoint_topic, sealing.blob(), key=deployment.encode())
         self.metrics.record_checkpoint(deployment)
 
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Step 4 of the protocol, off the loop's path: a commit took 6-8 ms, which the loop had waited
+        for at every checkpoint. Recovery does not read these offsets (the lag does), so a commit
+        that fails (a rebalance came first) is logged, and the next checkpoint's commit goes on."""
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as error:
+            log.warning("committing the routed offsets failed (%r); the next checkpoint commits again", error)
+
+    def _rebuild_split(
+        self, deployment: str, items: list[tuple[int, Item]]
+    ) -> list[tuple[bool, list[tuple[int, Item]]]]:
+        """Recovery, step 3: ``items`` as (silent, part) for ``deployment`` (see :func:`rebuild_split`),
+        counting what is rebuilt silently and logging when the rebuild ends."""
+        owned = self.owned[deployment]
+        if not owned.rebuilding:
+            return [(False, items)] if items else []
+        parts = rebuild_split(owned.rebuild_until, items)
+        silent = parts[0][1] if parts and parts[0][0] else []
+        left = max(0, owned.rebuild_until - silent[-1][0] - 1) if silent and len(parts) == 1 else 0
+        self.metrics.record_silent_rebuild(deployment, rebuilt=len(silent), remaining=left)
+        if not left:
+            log.info("%s: rebuilt silently up to routed offset %d; publishing from there on",
+                     deployment, owned.rebuild_until)  # fmt: skip
+        return parts
+
     async def restore(self, deployments: Iterable[str]) -> dict[str, int]:
         """Restore ``deployments`` from their latest checkpoints (or fresh); returns their next offsets."""
         wanted = set(deployments)
@@ -158,11 +194,8 @@ class Checkpointing:
                     keys = (self.secret, *self.settings.checkpoint_secrets_previous)
                     owned = open_with_any(blob, keys).state
                 except CheckpointRefused as error:
-                    log.error(
-                        "REFUSED checkpoint of %s: %s; rebuilding from its routed log", deployment, error
-                    )
-                    self.metrics.record_model_error(deployment, "checkpoint_refused")
-            if owned is None:
+                    owned = self._refused(deployment, blob, error)
+            if owned is None:  # a first start: quiet, and not degraded
                 owned = Owned(LiveDeployment(self.specs[deployment]))
                 publish_versions(
                     self._publisher(), self.settings.topics, self.metrics, owned.live.history.records
@@ -173,3 +206,18 @@ class Checkpointing:
             offsets[deployment] = owned.next_offset
             self.metrics.set_model_version(deployment, owned.live.model_version)
         return offsets
+
+    def _refused(self, deployment: str, blob: bytes, error: CheckpointRefused) -> Owned:
+        """Recovery, step 1, for a refused checkpoint: a fresh deployment that rebuilds silently up to
+        where the refused one's outputs stopped. One WARNING, a metric, and ``/ml/health`` degraded.
+        Its versions are not published again: the refused checkpoint's owner published them."""
+        partition = routed_partition(deployment, self.settings.partitions)
+        why = refusal(deployment, blob, error, f"{self.routed_topic}:{partition}")
+        self.refused[deployment] = why
+        self.metrics.record_checkpoint_refused(deployment, why.reason)
+        log.warning(
+            "REFUSED checkpoint of %s (%s: %s); rebuilding its model from its routed log, silently up to "
+            "routed offset %d (its outputs are out already), then publishing",
+            deployment, why.reason, error, why.published_through,
+        )  # fmt: skip
+        return Owned(LiveDeployment(self.specs[deployment]), rebuild_until=why.published_through)

@@ -204,6 +204,16 @@ class TracerMetrics:
             "shadow",
         )
         self.checkpoints_written = counter("tracer_checkpoints_written", "Checkpoints written.", "deployment")
+        # Recovery, steps 1 and 3: a refused checkpoint (signature, malformed) and the silent rebuild after it.
+        self.checkpoints_refused = counter(
+            "tracer_checkpoints_refused", "Checkpoints refused at restore, by reason.", "deployment", "reason"
+        )
+        self.silent_rebuild_events = counter(
+            "tracer_silent_rebuild_events", "Routed records learned without publishing.", "deployment"
+        )
+        self.silent_rebuild_remaining = gauge(
+            "tracer_silent_rebuild_remaining_messages", "Routed records left to learn silently.", "deployment"
+        )
         self.model_version = gauge("tracer_model_version", "The live model version number.", "deployment")
         self._checkpoint_age = CheckpointAgeCollector(clock, r)
 
@@ -379,6 +389,15 @@ class TracerMetrics:
             )
         self.shadow_agreement.labels(deployment, shadow).set(agreement)
         self._shadows.setdefault(deployment, set()).add(shadow)
+
+    def record_checkpoint_refused(self, deployment: str, reason: str) -> None:
+        """Count a checkpoint refused at restore (recovery, step 1)."""
+        self.checkpoints_refused.labels(deployment, reason).inc()
+
+    def record_silent_rebuild(self, deployment: str, *, rebuilt: int, remaining: int) -> None:
+        """Count routed records learned silently and set how many are left (recovery, step 3)."""
+        self.silent_rebuild_events.labels(deployment).inc(rebuilt)
+        self.silent_rebuild_remaining.labels(deployment).set(remaining)
 
     def record_checkpoint(self, deployment: str) -> None:
         """Count a checkpoint that was just written and reset the deployment's checkpoint age."""

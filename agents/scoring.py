@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from mode import Service
 from mode.utils.logging import cry
 
@@ -34,7 +33,7 @@ from tracer.agents.deadletters import Refusals, dead_letter
 from tracer.agents.metrics import UNROUTED_DEPLOYMENT, TracerMetrics
 from tracer.agents.outputs import now_ms, publish_result
 from tracer.agents.publisher import Origin, Publisher
-from tracer.agents.recovery import Owned, RebalanceListener
+from tracer.agents.recovery import Owned, RebalanceListener, Refusal
 from tracer.agents.router_process import RouterProcess
 from tracer.agents.routing import (
     HEADER_KEY,
@@ -49,7 +48,7 @@ from tracer.agents.settings import Settings
 from tracer.agents.topics import FetchPace, batch_consumer
 from tracer.online_models.batch import Source
 from tracer.online_models.checkpoint import Sealing
-from tracer.online_models.live import BatchResult, LiveDeployment, RoutedEvent
+from tracer.online_models.live import BatchResult, RoutedEvent
 from tracer.schemas import DeploymentSpec, ReasonCode
 
 # Owned lives in tracer.agents.recovery. It is exported here too: checkpoints sealed before it
@@ -105,6 +104,7 @@ class ScoringService(Checkpointing, Service):
             on_lost=lambda topic, reason: metrics.record_lost(UNROUTED_DEPLOYMENT, topic, reason),
         )  # fmt: skip
         self.owned: dict[str, Owned] = {}
+        self.refused: dict[str, Refusal] = {}
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
         """The scorer's outputs: batched per partition, sent once per poll, acknowledged before a checkpoint."""
@@ -252,16 +252,6 @@ class ScoringService(Checkpointing, Service):
             await consumer.stop()
             self._scorer_done.set()
 
-    @staticmethod
-    async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-        """Step 4 of the protocol, off the loop's path: a commit took 6-8 ms, which the loop had waited
-        for at every checkpoint. Recovery does not read these offsets (the lag does), so a commit
-        that fails (a rebalance came first) is logged, and the next checkpoint's commit goes on."""
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as error:
-            log.warning("committing the routed offsets failed (%r); the next checkpoint commits again", error)
-
     def _fetched_since_seek(
         self, batch: dict[TopicPartition, list[Any]], consumer: AIOKafkaConsumer
     ) -> dict[TopicPartition, list[Any]]:
@@ -322,7 +312,10 @@ class ScoringService(Checkpointing, Service):
             )
             by_deployment[deployment].append((message.offset, event))
         for deployment, items in by_deployment.items():
-            await self._score_blocks(self.owned[deployment], items)
+            for silent, part in self._rebuild_split(deployment, items):  # history first, silently
+                self.owned[deployment].silent = silent
+                await self._score_blocks(self.owned[deployment], part)
+            self.owned[deployment].silent = False
         for deployment, offset in last_offset.items():  # only now is everything up to here processed
             self.owned[deployment].next_offset = offset + 1
         self.batches += 1
@@ -358,7 +351,7 @@ class ScoringService(Checkpointing, Service):
             if event is None:  # a tick: close the open block here
                 owned.tick_pending = False
                 if chunk:
-                    await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
+                    await self._publish(owned, owned.live.score(chunk, now_ms=now_ms()))
                     chunk = []
                 if owned.block is not None:
                     await self._close_block(owned)
@@ -366,18 +359,18 @@ class ScoringService(Checkpointing, Service):
             block = owned.accepted // block_events
             owned.accepted += 1
             if owned.block is not None and block != owned.block:
-                await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
+                await self._publish(owned, owned.live.score(chunk, now_ms=now_ms()))
                 chunk = []
                 await self._close_block(owned)
             owned.block = block
             chunk.append(event)
         if chunk:
-            await self._publish(owned.live, owned.live.score(chunk, now_ms=now_ms()))
+            await self._publish(owned, owned.live.score(chunk, now_ms=now_ms()))
         owned.events_since_checkpoint += len(items)
         owned.touched_at = time.monotonic()
 
     async def _close_block(self, owned: Owned) -> None:
-        await self._publish(owned.live, owned.live.learn_block(now_ms=now_ms()))
+        await self._publish(owned, owned.live.learn_block(now_ms=now_ms()))
         owned.block = None
 
     async def _tick_idle_blocks(self, consumer: AIOKafkaConsumer) -> None:
@@ -399,7 +392,11 @@ class ScoringService(Checkpointing, Service):
                     headers=[(HEADER_KIND, KIND_TICK), (HEADER_SOURCE, b"")],
                 )  # fmt: skip
 
-    async def _publish(self, live: LiveDeployment, result: BatchResult) -> None:
-        """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``)."""
-        publish_result(self._publisher(), self.settings.topics, self.metrics, live, result,
+    async def _publish(self, owned: Owned, result: BatchResult) -> None:
+        """Append a batch's outputs to the publisher (sent at the end of the poll, see ``Publisher``);
+        nothing in a silent rebuild, whose outputs are out already (recovery, step 3)."""
+        if owned.silent:
+            self.metrics.set_model_version(owned.live.spec.id, owned.live.model_version)
+            return
+        publish_result(self._publisher(), self.settings.topics, self.metrics, owned.live, result,
                        max_raw_bytes=self.settings.dead_letter_raw_bytes)  # fmt: skip

@@ -4,7 +4,10 @@ The broker check is a metadata request over a long-lived aiokafka client, with a
 is kept for ``cache_s`` so that frequent probes (this endpoint needs no API key) cost the broker one
 request per second at most. The worker is healthy (200) when the broker answered, the scoring
 service runs, and it owns at least one deployment (so it can answer ``/ml/predict``); otherwise 503
-with the problems listed.
+with the problems listed. It is ``degraded`` (200: it serves, but something needs a person) while a
+deployment it owns had its checkpoint refused and has not sealed a new one past its silent rebuild
+(see :mod:`tracer.agents.recovery`), or is still rebuilding after one; the problems say which
+checkpoint and why.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tracer.agents.api.models import AgentsHealth, BrokerHealth, HealthResponse
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.scoring import ScoringService
 
-__all__ = ["BrokerProbe", "consumer_lag", "health_report"]
+__all__ = ["BrokerProbe", "consumer_lag", "degradations", "health_report"]
 
 
 class BrokerProbe:
@@ -99,10 +102,24 @@ def consumer_lag(metrics: TracerMetrics) -> dict[str, int] | None:
     return lags or None
 
 
+def degradations(service: ScoringService) -> list[str]:
+    """What makes the worker degraded: refused checkpoints not yet replaced, and silent rebuilds
+    (one left over from a refusal before a restart, too: its checkpoint carries ``rebuild_until``)."""
+    problems = [service.refused[d].describe(service.owned.get(d)) for d in sorted(service.refused)]
+    problems += [
+        f"{deployment} is rebuilding silently after a refused checkpoint: {owned.rebuilding} routed "
+        "records left before it publishes again"
+        for deployment, owned in sorted(service.owned.items())
+        if owned.rebuilding and deployment not in service.refused
+    ]
+    return problems
+
+
 async def health_report(
     probe: BrokerProbe, service: ScoringService, metrics: TracerMetrics
 ) -> HealthResponse:
-    """The health of this worker; ``status`` is ``ok`` only if nothing is listed in ``problems``."""
+    """The health of this worker; ``status`` is ``ok`` only if nothing is listed in ``problems``,
+    ``degraded`` if only :func:`degradations` are."""
     broker = await probe.check()
     owned = sorted(service.owned)
     state = service.state
@@ -113,9 +130,10 @@ async def health_report(
         problems.append(f"the scoring service is {state}, not running")
     if not owned:
         problems.append("this worker owns no deployment yet: it is starting, or other workers own them all")
+    degraded = degradations(service)
     return HealthResponse(
-        status="unavailable" if problems else "ok",
-        problems=problems,
+        status="unavailable" if problems else "degraded" if degraded else "ok",
+        problems=problems + degraded,
         broker=broker,
         agents=AgentsHealth(service=state, deployments=len(service.specs), owned=owned),
         consumer_lag=consumer_lag(metrics),

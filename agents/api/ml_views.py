@@ -142,10 +142,10 @@ class Health(ApiView):
     path = "/ml/health"
 
     async def get(self, request: Request, **kwargs: Any) -> web.Response:
-        """200 when the worker can serve predictions, else 503 with the problems."""
+        """200 when the worker can serve predictions (``ok`` or ``degraded``), else 503 with the problems."""
         _, ctx = self.aio(request)
         report = await health_report(ctx.probe, ctx.service, ctx.metrics)
-        return json_response(report, status=200 if report.status == "ok" else 503)
+        return json_response(report, status=503 if report.status == "unavailable" else 200)
 
 
 class Metrics(ApiView):

@@ -103,9 +103,10 @@ class AgentsHealth(ApiModel):
 
 
 class HealthResponse(ApiModel):
-    """``ok`` (200) when the broker answers, the service runs and it owns a deployment; else 503."""
+    """``ok`` (200) when the broker answers, the service runs and it owns a deployment; else 503.
+    ``degraded`` (200) when it serves but a refused checkpoint needs a person (see ``problems``)."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     problems: list[str]
     broker: BrokerHealth
     agents: AgentsHealth
