@@ -70,11 +70,7 @@ def test_big_messages_become_bounded_dead_letters_and_the_rest_flows(
         check=True, timeout=60,
     )  # fmt: skip
 
-    deployments = workers.write_deployments(
-        tmp_path / "deployments.yaml",
-        [{"id": "churn", "blueprint": "customer_churn", "input_topics": [source], "key_field": "cust_id",
-          "labels": {"mode": "inline", "field": "churned"}, "checkpoint_every_events": 100}],
-    )  # fmt: skip
+    deployments = workers.inline_churn(tmp_path / "deployments.yaml", source, checkpoint_every_events=100)
     env = workers.worker_environment(worker_env, topic_prefix)
     log = tmp_path / "worker.log"
     worker = workers.start(deployments, env, topic_prefix + "w", log)

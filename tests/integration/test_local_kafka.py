@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.integration import workers
 from tests.kafka_helpers import free_port_pair
 
 pytestmark = pytest.mark.kafka
-
-
-def tracer(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracer.agents.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def our_java_processes(data_home: Path) -> list[int]:
@@ -46,24 +36,24 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def test_start_twice_is_harmless_and_stop_leaves_nothing(env: dict[str, str], tmp_path: Path) -> None:
     port = str(free_port_pair())
-    first = tracer("kafka", "start", "--port", port, env=env)
+    first = workers.tracer("kafka", "start", "--port", port, env=env)
     assert first.returncode == 0, first.stderr
     assert "answers metadata requests" in first.stdout
     pids = our_java_processes(tmp_path / "data")
     try:
         assert len(pids) == 1
-        second = tracer("kafka", "start", "--port", port, env=env)
+        second = workers.tracer("kafka", "start", "--port", port, env=env)
         assert second.returncode == 0, second.stderr
         assert our_java_processes(tmp_path / "data") == pids
-        assert tracer("kafka", "status", "--port", port, env=env).returncode == 0
+        assert workers.tracer("kafka", "status", "--port", port, env=env).returncode == 0
     finally:
-        stopped = tracer("kafka", "stop", "--port", port, env=env)
+        stopped = workers.tracer("kafka", "stop", "--port", port, env=env)
     assert stopped.stdout.strip() == "stopped"
     assert our_java_processes(tmp_path / "data") == []
-    status = tracer("kafka", "status", "--port", port, env=env)
+    status = workers.tracer("kafka", "status", "--port", port, env=env)
     assert status.returncode == 1
     assert "not running" in status.stdout
-    assert tracer("kafka", "stop", "--port", port, env=env).stdout.strip() == "not running"
+    assert workers.tracer("kafka", "stop", "--port", port, env=env).stdout.strip() == "not running"
 
 
 def test_a_taken_port_is_refused_clearly(env: dict[str, str]) -> None:
@@ -71,7 +61,7 @@ def test_a_taken_port_is_refused_clearly(env: dict[str, str]) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        result = tracer("kafka", "start", "--port", str(port), env=env)
+        result = workers.tracer("kafka", "start", "--port", str(port), env=env)
     assert result.returncode != 0
     assert f"port {port} on 127.0.0.1 is taken by another process" in result.stderr
 
@@ -80,6 +70,8 @@ def test_missing_java_is_refused_clearly(env: dict[str, str], tmp_path: Path) ->
     bin_dir = tmp_path / "bin"  # a PATH with python but no java
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)
-    result = tracer("kafka", "start", "--port", str(free_port_pair()), env={**env, "PATH": str(bin_dir)})
+    result = workers.tracer(
+        "kafka", "start", "--port", str(free_port_pair()), env={**env, "PATH": str(bin_dir)}
+    )
     assert result.returncode != 0
     assert "Java 17+ is needed" in result.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,16 +14,6 @@ from tracer.agents.topics import ensure_topics
 from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 pytestmark = pytest.mark.kafka
-
-
-def tracer(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracer.agents.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_models_list_and_show_read_the_registry(
@@ -47,14 +35,14 @@ def test_models_list_and_show_read_the_registry(
     finally:
         assert workers.stop(worker) == 0
 
-    listing = tracer("models", "list", env=env)
+    listing = workers.tracer("models", "list", env=env)
     assert listing.returncode == 0, listing.stderr
     assert [line.split()[:4] for line in listing.stdout.splitlines()[1:]] == [["churn", "1", "-", "deploy"]]
-    shown = tracer("models", "show", "churn", env=env)
+    shown = workers.tracer("models", "show", "churn", env=env)
     assert shown.returncode == 0, shown.stderr
     version = json.loads(shown.stdout)
     assert (version["blueprint"], version["params"], version["reason"]) == (
         "customer_churn", {"predictionWindow": "60_days"}, "deploy",
     )  # fmt: skip
-    missing = tracer("models", "show", "nope", env=env)
+    missing = workers.tracer("models", "show", "nope", env=env)
     assert missing.returncode != 0 and "no version" in missing.stderr

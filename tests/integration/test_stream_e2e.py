@@ -49,11 +49,7 @@ def test_poison_mix_is_conserved_and_inline_labels_are_learned(
         ["kcat", "-P", "-b", kafka_bootstrap, "-t", source, "-l", str(payload)], check=True, timeout=60
     )
 
-    deployments = workers.write_deployments(
-        tmp_path / "deployments.yaml",
-        [{"id": "churn", "blueprint": "customer_churn", "input_topics": [source], "key_field": "cust_id",
-          "labels": {"mode": "inline", "field": "churned"}, "checkpoint_every_events": 400}],
-    )  # fmt: skip
+    deployments = workers.inline_churn(tmp_path / "deployments.yaml", source, checkpoint_every_events=400)
     env = workers.worker_environment(worker_env, topic_prefix)
     log = tmp_path / "worker.log"
     worker = workers.start(deployments, env, topic_prefix + "w", log)

@@ -6,8 +6,6 @@ topic fails at once and says how to create it."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,16 +15,6 @@ from tests.integration import workers
 from tracer.agents.settings import Topics
 
 pytestmark = pytest.mark.kafka
-
-
-def tracer(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracer.agents.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
@@ -56,7 +44,9 @@ def test_topics_create_makes_every_topic_a_deployments_file_needs_and_is_idempot
     tracer_topics = [topic_prefix + name for name in Topics().__dict__.values()]
     wanted = sorted([customers, *tracer_topics])
 
-    first = tracer("topics", "create", "--deployments", str(deployments), "--partitions", "3", env=env)
+    first = workers.tracer(
+        "topics", "create", "--deployments", str(deployments), "--partitions", "3", env=env
+    )
     assert first.returncode == 0, first.stderr
     created = sorted(line.split()[1] for line in first.stdout.splitlines() if line.startswith("created "))
     assert created == wanted, "inputs included; the market deployment's input is this Tracer's prefixed topic"
@@ -64,7 +54,7 @@ def test_topics_create_makes_every_topic_a_deployments_file_needs_and_is_idempot
     assert counts.pop(topic_prefix + "tracer.registry") == 1
     assert set(counts.values()) == {3}
 
-    again = tracer("topics", "create", "--deployments", str(deployments), env=env)
+    again = workers.tracer("topics", "create", "--deployments", str(deployments), env=env)
     assert again.returncode == 0, again.stderr
     assert sorted(line.split()[1] for line in again.stdout.splitlines()) == wanted
     assert all(line.startswith("exists ") for line in again.stdout.splitlines())
@@ -75,6 +65,6 @@ def test_producing_to_a_missing_topic_fails_at_once_and_says_how_to_create_it(
 ) -> None:
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"cust_id": "c1"}\n')
-    missing = tracer("produce", str(rows), "--topic", topic_prefix + "nowhere", env=worker_env)
+    missing = workers.tracer("produce", str(rows), "--topic", topic_prefix + "nowhere", env=worker_env)
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr and "tracer topics create --deployments" in missing.stderr

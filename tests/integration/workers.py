@@ -130,3 +130,23 @@ def group_state(bootstrap: str, group: str) -> tuple[str, int]:
 
 def alive(worker: subprocess.Popen[bytes]) -> bool:
     return worker.poll() is None
+
+
+def tracer(*args: str, env: dict[str, str], timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the ``tracer`` CLI in a child process, as a user would, and capture what it prints."""
+    return subprocess.run(
+        [sys.executable, "-m", "tracer.agents.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def inline_churn(path: Path, source: str, checkpoint_every_events: int) -> Path:
+    """A deployments file with one ``churn`` deployment on ``source``, labels inline in ``churned``."""
+    return write_deployments(
+        path,
+        [{"id": "churn", "blueprint": "customer_churn", "input_topics": [source], "key_field": "cust_id",
+          "labels": {"mode": "inline", "field": "churned"}, "checkpoint_every_events": checkpoint_every_events}],
+    )  # fmt: skip
