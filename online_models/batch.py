@@ -83,4 +83,10 @@ def decode_row(value: bytes | None) -> dict[str, Any] | Rejection:
         return Rejection(ReasonCode.NOT_JSON, f"not JSON: {error}")
     if not isinstance(row, dict):
         return Rejection(ReasonCode.NOT_AN_OBJECT, f"expected a JSON object, got {type(row).__name__}")
+    for column, cell in row.items():  # a NaN literal is no missing value (JSON's is null): a bad number
+        if type(cell) is float and cell != cell:
+            return Rejection(
+                ReasonCode.NON_FINITE,
+                f"column {column!r}: NaN is not a finite number (send null for a missing value)",
+            )
     return row

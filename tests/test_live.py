@@ -300,3 +300,17 @@ def test_a_live_deployment_pickled_before_it_kept_source_positions_loads_with_no
     assert restored.source_positions == {}
     restored.process(events(10, start=50), now_ms=0)
     assert restored.source_positions == {"crm:0": 60}
+
+
+def test_a_nan_literal_in_a_streamed_row_is_a_non_finite_dead_letter_naming_its_column() -> None:
+    """JSON has null for a missing value; ``NaN`` (which Python's and pydantic's parsers accept) is a
+    producer's bad number, dead-lettered as such rather than read as missing (issue 24)."""
+    live = LiveDeployment(spec(), created_at=0)
+    source = Source("crm", 0, 7)
+    row = b'{"cust_id": "n", "last_login": "2023-02-01", "signup_date": "2023-01-01", "total_spend": NaN}'
+    optional = b'{"cust_id": "m", "last_login": "2023-02-01", "support_tickets": NaN}'
+    result = live.process(
+        [RoutedEvent(row, None, source, 0), RoutedEvent(optional, None, source, 0)], now_ms=0
+    )
+    assert [letter.reason for letter in result.dead_letters] == [ReasonCode.NON_FINITE] * 2
+    assert "column 'total_spend': NaN" in result.dead_letters[0].error and not result.predictions
