@@ -20,11 +20,17 @@ from aiokafka.errors import KafkaError
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.outputs import now_ms, publish_versions
 from tracer.agents.publisher import Publisher
-from tracer.agents.recovery import Owned, Refusal, rebuild_split, refusal
+from tracer.agents.recovery import Owned, Refusal, published_through, rebuild_split, refusal
 from tracer.agents.routing import routed_partition
 from tracer.agents.settings import Settings
 from tracer.agents.topics import read_compacted
-from tracer.online_models.checkpoint import Checkpoint, CheckpointRefused, Sealing, open_checkpoint
+from tracer.online_models.checkpoint import (
+    Checkpoint,
+    CheckpointRefused,
+    Sealing,
+    open_checkpoint,
+    peek_header,
+)
 from tracer.online_models.live import LiveDeployment
 from tracer.schemas import DeploymentSpec
 
@@ -184,7 +190,16 @@ class Checkpointing:
     async def restore(self, deployments: Iterable[str]) -> dict[str, int]:
         """Restore ``deployments`` from their latest checkpoints (or fresh); returns their next offsets."""
         wanted = set(deployments)
-        latest = await read_compacted(self.settings.broker, self.checkpoint_topic, wanted)
+        marks: dict[str, int] = {}  # the largest mark of each deployment's earlier, replaced checkpoints
+
+        def remember(deployment: str, blob: bytes) -> None:
+            try:
+                mark = published_through(peek_header(blob), self._routed_of(deployment))
+            except CheckpointRefused:
+                return
+            marks[deployment] = max(marks.get(deployment, 0), mark)
+
+        latest = await read_compacted(self.settings.broker, self.checkpoint_topic, wanted, earlier=remember)
         offsets = {}
         for deployment in sorted(wanted):
             blob = latest.get(deployment)
@@ -194,7 +209,7 @@ class Checkpointing:
                     keys = (self.secret, *self.settings.checkpoint_secrets_previous)
                     owned = open_with_any(blob, keys).state
                 except CheckpointRefused as error:
-                    owned = self._refused(deployment, blob, error)
+                    owned = self._refused(deployment, blob, error, marks.get(deployment, 0))
             if owned is None:  # a first start: quiet, and not degraded
                 owned = Owned(LiveDeployment(self.specs[deployment]))
                 publish_versions(
@@ -207,12 +222,17 @@ class Checkpointing:
             self.metrics.set_model_version(deployment, owned.live.model_version)
         return offsets
 
-    def _refused(self, deployment: str, blob: bytes, error: CheckpointRefused) -> Owned:
+    def _routed_of(self, deployment: str) -> str:
+        """``"topic:partition"`` of the deployment's routed log."""
+        return f"{self.routed_topic}:{routed_partition(deployment, self.settings.partitions)}"
+
+    def _refused(
+        self, deployment: str, blob: bytes, error: CheckpointRefused, earlier_mark: int = 0
+    ) -> Owned:
         """Recovery, step 1, for a refused checkpoint: a fresh deployment that rebuilds silently up to
         where the refused one's outputs stopped. One WARNING, a metric, and ``/ml/health`` degraded.
         Its versions are not published again: the refused checkpoint's owner published them."""
-        partition = routed_partition(deployment, self.settings.partitions)
-        why = refusal(deployment, blob, error, f"{self.routed_topic}:{partition}")
+        why = refusal(deployment, blob, error, self._routed_of(deployment), earlier_mark)
         self.refused[deployment] = why
         self.metrics.record_checkpoint_refused(deployment, why.reason)
         log.warning(

@@ -60,7 +60,10 @@ back to routed offsets means reading the routed log too), and says nothing of ev
 dead letters or ticks. The header is not trusted for state, only as a mark: a forged one could
 claim more than was published, so it is capped at the routed partition's end when the partition
 is assigned, and events that arrive after that are always published. A checkpoint too malformed
-to show its header has no mark: its deployment publishes its history again (at least once).
+to show its header takes the largest mark of the deployment's earlier checkpoints that the log
+cleaner has not compacted away yet (``read_compacted(..., earlier=...)``: each was written after its
+own outputs were acknowledged too); with none, its deployment publishes its history again (at least
+once), loudly.
 While it rebuilds, and until it seals a checkpoint past ``rebuild_until``, the deployment is
 degraded in ``/ml/health``; ``tracer_checkpoints_refused_total`` counts the refusal and
 ``tracer_silent_rebuild_remaining_messages`` gauges what is left to rebuild. A checkpoint sealed
@@ -133,7 +136,8 @@ class Refusal:
     """``signature`` (a wrong key, altered bytes) or ``malformed`` (not even a header to read)."""
     error: str
     published_through: int
-    """The routed offset its header names (0 if unreadable): outputs before it are out already."""
+    """The routed offset its header names (for an unreadable one, the largest an earlier checkpoint
+    still in the topic names, else 0): outputs before it are out already."""
     created_at_ms: int | None = None
 
     def describe(self, owned: Owned | None) -> str:
@@ -152,12 +156,16 @@ class Refusal:
         )
 
 
-def refusal(deployment: str, blob: bytes, error: CheckpointRefused, routed: str) -> Refusal:
-    """What a refused ``blob`` tells without being trusted: its header, if it has one."""
+def refusal(
+    deployment: str, blob: bytes, error: CheckpointRefused, routed: str, earlier_mark: int = 0
+) -> Refusal:
+    """What a refused ``blob`` tells without being trusted: its header, if it has one; if not,
+    ``earlier_mark``, the largest mark of the deployment's earlier checkpoints still in the topic
+    (their outputs were acknowledged before they were written too), else 0."""
     try:
         header = peek_header(blob)
     except CheckpointRefused:
-        return Refusal(deployment, "malformed", str(error), 0)
+        return Refusal(deployment, "malformed", str(error), earlier_mark)
     created_at = header.get("created_at")
     return Refusal(
         deployment, "signature", str(error), published_through(header, routed),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -177,8 +177,18 @@ def batch_consumer(settings: Settings, group: str, *topics: str, gather: bool = 
     )
 
 
-async def read_compacted(bootstrap: str, topic: str, keys: set[str] | None = None) -> dict[str, bytes]:
-    """The latest value of each key (all keys, or the wanted ones) of a compacted topic, read to its end."""
+async def read_compacted(
+    bootstrap: str,
+    topic: str,
+    keys: set[str] | None = None,
+    *,
+    earlier: Callable[[str, bytes], None] | None = None,
+) -> dict[str, bytes]:
+    """The latest value of each key (all keys, or the wanted ones) of a compacted topic, read to its end.
+
+    ``earlier(key, value)`` is called with each value a later one replaced (those the log cleaner
+    has not compacted away yet), in log order: for a reader that can use an older value when the
+    latest is unusable, without holding them all."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=16_777_216,
@@ -202,6 +212,8 @@ async def read_compacted(bootstrap: str, topic: str, keys: set[str] | None = Non
                         if message.value is None:
                             latest.pop(key, None)
                         else:
+                            if earlier is not None and key in latest:
+                                earlier(key, latest[key])
                             latest[key] = message.value
         return latest
     finally:

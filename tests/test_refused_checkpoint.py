@@ -197,7 +197,7 @@ def test_a_refused_checkpoint_is_one_warning_a_metric_and_a_degradation_until_on
     blob = seal_checkpoint({"any": "state"}, deployment="churn", model_version=1,
                            offsets={f"{service.routed_topic}:{partition}": 450}, created_at=1, secret=OTHER)  # fmt: skip
 
-    async def latest(*_: Any) -> dict[str, bytes]:
+    async def latest(*_: Any, **__: Any) -> dict[str, bytes]:
         return {"churn": blob}
 
     monkeypatch.setattr(checkpointing, "read_compacted", latest)
@@ -225,7 +225,7 @@ def test_a_first_start_is_quiet_and_not_degraded(
     service, _ = _service(tmp_path, Owned(LiveDeployment(CHURN)))
     service.owned.clear()
 
-    async def nothing(*_: Any) -> dict[str, bytes]:
+    async def nothing(*_: Any, **__: Any) -> dict[str, bytes]:
         return {}
 
     monkeypatch.setattr(checkpointing, "read_compacted", nothing)
@@ -242,3 +242,30 @@ def test_a_rebuild_carried_over_a_restart_still_degrades_the_worker(tmp_path: Pa
         "churn is rebuilding silently after a refused checkpoint: 350 routed records left before it "
         "publishes again"
     ]
+
+
+def test_a_malformed_latest_checkpoint_rebuilds_silently_up_to_an_earlier_ones_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint too broken to show a header has no mark of its own; the deployment's earlier
+    checkpoints still in the topic (not compacted away yet) were written after their outputs were
+    acknowledged too, so the largest of their marks is a safe place to publish from."""
+    service, publisher = _service(tmp_path, Owned(LiveDeployment(CHURN)))
+    service.owned.clear()
+    partition = checkpointing.routed_partition("churn", service.settings.partitions)
+    routed = f"{service.routed_topic}:{partition}"
+    older = [seal_checkpoint({"any": "state"}, deployment="churn", model_version=1, offsets={routed: offset},
+                             created_at=1, secret=OTHER) for offset in (200, 300)]  # fmt: skip
+
+    async def history(*_: Any, earlier: Any = None) -> dict[str, bytes]:
+        for blob in [*older, b"not a checkpoint at all"]:
+            earlier("churn", blob)  # replaced by the malformed one below
+        return {"churn": b"TRC1" + b"\xff" * 60}
+
+    monkeypatch.setattr(checkpointing, "read_compacted", history)
+    asyncio.run(service.restore(["churn"]))
+    assert service.owned["churn"].rebuild_until == 300
+    metrics = service.metrics.render().decode()
+    assert 'tracer_checkpoints_refused_total{deployment="churn",reason="malformed"} 1.0' in metrics
+    _score(service, _log(700))
+    assert publisher.predicted() == list(range(300, 700))
