@@ -1,7 +1,8 @@
 """Short versions of ``bench/chaos.py``'s scenarios on the real broker (issue 24), asserting what the
 bench only prints: no crash, every input's fate exactly once where the design promises it, nothing
-missing, a killed worker's model equal to an uninterrupted one's, a hand-over within 30 s, and a
-soak with no leak. They share the session's broker; the outage scenario runs a broker of its own.
+missing, a killed worker's model equal to an uninterrupted one's, a hand-over within 30 s, a
+tampered checkpoint refused with health degraded and no history published again, and a soak with
+no leak. They share the session's broker; the outage scenario runs a broker of its own.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import chaos_scenarios as scenarios
-from chaos_kit import kill_leftovers
+from chaos_kit import Outcome, kill_leftovers
 
 from tests.kafka_helpers import free_port_pair
 from tracer.agents.kafka_local import LocalKafka
@@ -100,3 +102,19 @@ def test_a_soak_leaks_no_memory_files_or_threads(
     assert outcome.missing == 0 and outcome.crashes == 0, outcome.note
     assert outcome.facts["rss_growth_pct"] < 50.0, outcome.note
     assert end.fds <= warm.fds + 2 and end.threads <= warm.threads + 2, outcome.note
+
+
+@pytest.fixture(scope="module")
+def tampered(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    work, prefix = tmp_path_factory.mktemp("tamper"), f"t{uuid.uuid4().hex[:10]}."  # a broker of many runs
+    return asyncio.run(scenarios.tampered_checkpoint(kafka_bootstrap, work, prefix, before=3_000, after=300))
+
+
+def test_a_tampered_checkpoint_is_refused_and_nothing_is_missing(tampered: Outcome) -> None:
+    assert tampered.facts["refused"], tampered.note
+    assert tampered.missing == 0, tampered.note
+
+
+def test_a_tampered_checkpoint_degrades_health_and_re_emits_no_history(tampered: Outcome) -> None:
+    assert tampered.facts["reemitted"] == 0, tampered.note
+    assert "degraded" in tampered.facts["health_statuses"], tampered.note
