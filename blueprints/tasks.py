@@ -6,9 +6,10 @@ sample. The base supplies the rest: no per-entity state, the label read from its
 default online model (which also learns from every usable column of the user's data: context
 features, :mod:`~tracer.blueprints.context`), and a generic output built from the score.
 
-- :class:`BinaryClassification`: a probability, a risk level, the drivers pushing it up and a
-  confidence. The label column may say ``yes``/``no``, ``1``/``0`` or words such as
-  ``bad``/``good``: :attr:`BinaryClassification.positive_labels` and ``negative_labels``.
+- :class:`BinaryClassification`: a probability, a risk classification, the risk vectors pushing it
+  up, the protocol to follow and a confidence. The label column may say ``yes``/``no``, ``1``/``0``
+  or words such as ``bad``/``good``: :attr:`BinaryClassification.positive_labels` and
+  ``negative_labels``.
 - :class:`Regression`: a predicted value from a numeric target column.
 - :class:`Forecast`: a value per period of one or more series, each row scored before its value
   is learned (``sequential``); the model is the shared
@@ -21,7 +22,8 @@ A recipe with state of its own (a customer's previous snapshot, a series) overri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -66,10 +68,12 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 class BinaryOutput(OutboundModel):
-    """What every yes/no blueprint answers besides its probability (a recipe adds that field)."""
+    """What every yes/no blueprint answers besides its probability (a recipe adds that field), in the
+    seed's words: a risk classification, the risk vectors, the protocol to follow and a confidence."""
 
-    risk_level: RiskLevel
-    drivers: list[str] = Field(description="Features pushing the probability up, strongest first.")
+    risk_classification: RiskLevel
+    risk_vectors: list[str] = Field(description="Features pushing the probability up, strongest first.")
+    recommended_protocol: str = Field(description="What to do at this risk level (the recipe's `protocols`).")
     confidence: float = Field(ge=0, le=1, description="|2p - 1| x n / (n + 100), n labels learned.")
 
 
@@ -121,6 +125,10 @@ class BinaryClassification(TaskBlueprint[OutputT]):
     """A yes/no question: the output's headline is the probability of yes (``label`` says of what)."""
 
     task = "binary"
+    protocols: ClassVar[Mapping[RiskLevel, str]] = MappingProxyType(
+        {"low": "no_action", "medium": "monitor", "high": "review", "critical": "act_now"}
+    )
+    """The recommended protocol per risk level; a recipe names its own in its domain's words."""
     positive_labels: ClassVar[frozenset[str]] = frozenset({"yes", "y", "true", "t", "1", "1.0"})
     negative_labels: ClassVar[frozenset[str]] = frozenset({"no", "n", "false", "f", "0", "0.0"})
 
@@ -143,8 +151,9 @@ class BinaryClassification(TaskBlueprint[OutputT]):
         risk: RiskLevel = next((level for cut, level in RISK_THRESHOLDS if probability >= cut), "low")
         values: dict[str, Any] = {
             self.output.headline: probability,
-            "risk_level": risk,
-            "drivers": _drivers(features, model),
+            "risk_classification": risk,
+            "risk_vectors": _drivers(features, model),
+            "recommended_protocol": self.protocols[risk],
             "confidence": abs(2.0 * probability - 1.0) * _experience(model),
         }
         return self.output.model.model_validate(values)  # type: ignore[return-value]

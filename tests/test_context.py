@@ -148,7 +148,7 @@ def test_payment_default_reads_good_and_bad_statuses_and_its_ratios() -> None:
         {"Income": 1000, "Debt": 5000, "Amount": 3000, "Job": "freelance", "Status": "bad"}
     )
     assert scored.label == 1.0 and scored.features["debt_to_income"] == 5.0
-    assert 0 <= scored.output.default_probability <= 1 and scored.output.risk_level in (
+    assert 0 <= scored.output.default_probability <= 1 and scored.output.risk_classification in (
         "low", "medium", "high", "critical"
     )  # fmt: skip
     assert deployment.score({"Income": 1000, "Status": "good"}).label == 0.0

@@ -15,6 +15,7 @@ reads income, debt and amount where it finds them, with the two ratios lenders r
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import numpy as np
@@ -56,6 +57,14 @@ class PaymentDefault(BinaryClassification[DefaultOutput]):
     optional_inputs = (APPLICANT, INCOME, DEBT, AMOUNT, DEFAULTED)
     positive_labels = BinaryClassification.positive_labels | {"bad", "default", "defaulted", "charged_off"}
     negative_labels = BinaryClassification.negative_labels | {"good", "paid", "fully_paid", "current"}
+    protocols = MappingProxyType(
+        {
+            "low": "approve",
+            "medium": "approve_with_monitoring",
+            "high": "manual_review",
+            "critical": "decline",
+        }
+    )
     label = LabelSpec("The 'defaulted' column: yes/no, 1/0, or a bad/good status.", column=DEFAULTED)
     output = OutputSpec(DefaultOutput, "probability", "Likelihood that the applicant defaults.",
                         headline="default_probability", range=(0.0, 1.0))  # fmt: skip
