@@ -36,3 +36,4 @@ bench: setup system  ## print the benchmark tables (figures, not asserts)
 
 clean:
 	rm -rf $(VENV) .tracer build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf sdk/typescript/node_modules sdk/typescript/dist sdk/typescript/build

@@ -208,6 +208,9 @@ class Checkpointing:
                 try:
                     keys = (self.secret, *self.settings.checkpoint_secrets_previous)
                     owned = open_with_any(blob, keys).state
+                    if owned.live.adopt_column_mapping(self.specs[deployment]):
+                        log.info("%s: reading rows with the column mapping of its current spec, %s",
+                                 deployment, self.specs[deployment].column_mapping)  # fmt: skip
                 except CheckpointRefused as error:
                     owned = self._refused(deployment, blob, error, marks.get(deployment, 0))
             if owned is None:  # a first start: quiet, and not degraded

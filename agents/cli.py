@@ -226,11 +226,15 @@ def demo(port: int, rate: float) -> None:
 
 
 def _register_commands() -> None:
+    from tracer.agents.cli_blueprints import blueprints
+    from tracer.agents.cli_dlq import dlq
     from tracer.agents.cli_evaluate import analyze_command, eval_command
     from tracer.agents.cli_registry import models, promote
     from tracer.agents.cli_topics import topics
 
+    main.add_command(blueprints)
     main.add_command(topics)
+    main.add_command(dlq)
     main.add_command(models)
     main.add_command(promote)
     main.add_command(eval_command, "eval")

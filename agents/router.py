@@ -27,7 +27,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tracer.agents.deadletters import Refusals, dead_letter, letter_key
 from tracer.agents.publisher import Origin, Publisher
-from tracer.agents.routing import HEADER_KEY, HEADER_KIND, HEADER_SOURCE, RouteTable, routed_partition
+from tracer.agents.routing import (
+    HEADER_KEY,
+    HEADER_KIND,
+    HEADER_REPLAY_DEPLOYMENT,
+    HEADER_REPLAY_OF,
+    HEADER_SOURCE,
+    RouteTable,
+    replayed_source,
+    routed_partition,
+)
 from tracer.agents.settings import Settings
 from tracer.agents.topics import FetchPace, batch_consumer
 from tracer.schemas import ReasonCode
@@ -131,13 +140,19 @@ class Router:
                     await self._dead_letter(tp, message, ReasonCode.OVERSIZED, error)
                     continue
                 source = (HEADER_SOURCE, f"{origin}{message.offset}".encode())
+                headers_in = getattr(message, "headers", None)  # () on most messages
+                replay = _replay_of(headers_in) if headers_in else None
                 for route in self.routes.route(tp.topic, value):
                     if route.deployment is None:
                         await self._dead_letter(tp, message, route.reason, route.error)
                         continue
+                    if replay is not None and route.deployment != replay[0]:
+                        continue  # a replayed input is for the deployment that dead-lettered it only
                     headers = [(HEADER_KIND, route.kind), source]
                     if key is not None:
                         headers.append((HEADER_KEY, key))
+                    if replay is not None:
+                        headers.append((HEADER_REPLAY_OF, replay[1]))
                     publisher.append(
                         routed_topic, value, key=route.deployment.encode(),
                         partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
@@ -159,3 +174,12 @@ class Router:
             dlq, letter, key=key, partition=None if key else tp.partition % await self.publisher.partitions(dlq),
             origin=Origin(tp.topic, tp.partition, message.offset, message.key, None, reason=reason.value),
         )  # fmt: skip
+
+
+def _replay_of(headers: Any) -> tuple[str, bytes] | None:
+    """The deployment and original coordinates of an input replayed by ``tracer dlq replay``, if it is one."""
+    found = dict(headers)
+    deployment, original = found.get(HEADER_REPLAY_DEPLOYMENT), found.get(HEADER_REPLAY_OF)
+    if deployment is None or original is None or replayed_source(original) is None:
+        return None
+    return deployment.decode(errors="replace"), original

@@ -111,6 +111,22 @@ class RouterProcess:
         except TimeoutError:
             log.error("the router did not confirm deployment %s within %.0f s", spec.id, ADD_TIMEOUT_S)
 
+    async def remove(self, deployment: str) -> None:
+        """Tell the running router to stop routing a deployment, and wait until it has (a router
+        started later reads ``specs``, which no longer has it)."""
+        child = self.child
+        if child is None or child.stdin is None or child.stdin.is_closing():
+            return
+        confirmed = asyncio.get_running_loop().create_future()
+        self._adding.setdefault(deployment, []).append(confirmed)
+        child.stdin.write(_line({"remove": deployment}))
+        try:
+            await asyncio.wait_for(confirmed, ADD_TIMEOUT_S)
+        except TimeoutError:
+            log.error(
+                "the router did not confirm removing deployment %s within %.0f s", deployment, ADD_TIMEOUT_S
+            )
+
     def _confirm(self, deployment: str | None = None) -> None:
         """Wake who waits for ``deployment`` (or for any: a router that exits is replaced by one that
         reads every deployment at its start)."""
@@ -180,9 +196,14 @@ def _report_unrouted(topic: str, reason: ReasonCode) -> None:
 
 
 async def _follow(reader: asyncio.StreamReader, routes: RouteTable, stop: asyncio.Event) -> None:
-    """Apply the worker's ``add`` lines and confirm each; stop at end of file."""
+    """Apply the worker's ``add`` and ``remove`` lines and confirm each; stop at end of file."""
     while line := await reader.readline():
-        spec = DeploymentSpec.model_validate(json.loads(line)["add"])
+        message = json.loads(line)
+        if "remove" in message:
+            routes.remove(message["remove"])
+            _report({"added": message["remove"]})  # confirmed as an add is
+            continue
+        spec = DeploymentSpec.model_validate(message["add"])
         routes.add(spec)
         _report({"added": spec.id})
     stop.set()

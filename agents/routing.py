@@ -29,10 +29,13 @@ __all__ = [
     "HEADER_DEPLOYMENT",
     "HEADER_KEY",
     "HEADER_KIND",
+    "HEADER_REPLAY_DEPLOYMENT",
+    "HEADER_REPLAY_OF",
     "HEADER_SOURCE",
     "RouteTable",
     "Routed",
     "SourceMark",
+    "replayed_source",
     "routed_partition",
 ]
 
@@ -42,6 +45,23 @@ HEADER_KEY = "tracer-key"
 """The source message's key, when it has one: the routed copy's own key is the deployment, and a
 dead letter keeps the input's key."""
 HEADER_SOURCE = "tracer-source"
+HEADER_REPLAY_OF = "tracer-replay-of"
+"""On an input replayed from its dead letter (``tracer dlq replay``): the original ``topic:partition:offset``.
+The router keeps it on the routed copy, and the scorer attributes the outcome to those coordinates."""
+HEADER_REPLAY_DEPLOYMENT = "tracer-replay-deployment"
+"""On a replayed input: the one deployment it is replayed for (the router routes it there only)."""
+
+
+def replayed_source(raw: bytes) -> tuple[str, int, int] | None:
+    """``(topic, partition, offset)`` of a :data:`HEADER_REPLAY_OF` value; None when it isn't one (any
+    producer can set a header: a malformed one makes the message an ordinary input, never a crash)."""
+    topic, _, rest = raw.decode("utf-8", errors="replace").rpartition(":")
+    topic, _, partition = topic.rpartition(":")
+    if not topic or not partition.isdigit() or not rest.isdigit():
+        return None
+    return topic, int(partition), int(rest)
+
+
 KIND_ROW = b"row"
 KIND_LABEL = b"label"
 KIND_TICK = b"tick"
@@ -83,6 +103,20 @@ class RouteTable:
         for topic in spec.input_topics:  # a new list: routing may be iterating the old one
             self.by_topic[topic] = [*self.by_topic.get(topic, ()), spec.id]
             self._rows[topic] = tuple(Routed(deployment, KIND_ROW) for deployment in self.by_topic[topic])
+
+    def remove(self, deployment: str) -> None:
+        """Route nothing to ``deployment`` from now on; a topic nobody else reads leaves :attr:`topics`."""
+        self.deployments.discard(deployment)
+        for topic, readers in list(self.by_topic.items()):
+            if deployment not in readers:
+                continue
+            rest = [reader for reader in readers if reader != deployment]
+            if rest:
+                self.by_topic[topic] = rest
+                self._rows[topic] = tuple(Routed(reader, KIND_ROW) for reader in rest)
+            else:
+                del self.by_topic[topic]
+                del self._rows[topic]
 
     @property
     def topics(self) -> list[str]:

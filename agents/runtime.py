@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from tracer.agents.api import attach_api
+from tracer.agents.api.lifecycle import read_stopped, restore_stopped
 from tracer.agents.app import make_app
 from tracer.agents.deployments_file import check_spec, load_deployments
 from tracer.agents.metrics import TracerMetrics
@@ -63,6 +64,13 @@ def start_worker(
     )
     settings.require_secrets()
     specs = asyncio.run(prepare(settings, deployments_file))
+    stopped = asyncio.run(read_stopped(settings.broker, settings.topics.registry))
+    for spec in specs:
+        if spec.id in stopped:  # declared in the file again: a stop through the API holds
+            log.warning(
+                "deployment %s was stopped through the API; not running it (deploy a new id)", spec.id
+            )
+    specs = [spec for spec in specs if spec.id not in stopped]
     if not specs:
         raise ValueError("no deployments to run: pass --deployments FILE (see examples/deployments.yaml)")
     app = make_app(settings)
@@ -70,5 +78,8 @@ def start_worker(
     attach_snapshot_pipe(app, source=topics.snapshots, sink=topics.snapshots_valid, dlq=topics.dlq)
     metrics = TracerMetrics()
     service = ScoringService(settings, specs, secret=settings.secret(), metrics=metrics)
-    attach_api(app, service=service, metrics=metrics, settings=settings, api_keys=settings.http_api_keys())
+    context = attach_api(
+        app, service=service, metrics=metrics, settings=settings, api_keys=settings.http_api_keys()
+    )
+    restore_stopped(context, service, stopped)
     run_worker(app, service)

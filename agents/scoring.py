@@ -38,10 +38,12 @@ from tracer.agents.router_process import RouterProcess
 from tracer.agents.routing import (
     HEADER_KEY,
     HEADER_KIND,
+    HEADER_REPLAY_OF,
     HEADER_SOURCE,
     KIND_LABEL,
     KIND_TICK,
     RouteTable,
+    replayed_source,
     routed_partition,
 )
 from tracer.agents.settings import Settings
@@ -104,6 +106,8 @@ class ScoringService(Checkpointing, Service):
             on_lost=lambda topic, reason: metrics.record_lost(UNROUTED_DEPLOYMENT, topic, reason),
         )  # fmt: skip
         self.owned: dict[str, Owned] = {}
+        self.stopped: set[str] = set()
+        """Deployments stopped through the API: what is still routed to them is skipped, not dead-lettered."""
         self.refused: dict[str, Refusal] = {}
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
@@ -209,6 +213,11 @@ class ScoringService(Checkpointing, Service):
         self.routes.add(spec)
         await self.router.add(spec)
 
+    async def remove_route(self, deployment: str) -> None:
+        """Route nothing more to ``deployment`` (stopped); returns once the router does."""
+        self.routes.remove(deployment)
+        await self.router.remove(deployment)
+
     # -- scorer ----------------------------------------------------------------------------------
 
     @Service.task
@@ -288,7 +297,7 @@ class ScoringService(Checkpointing, Service):
             deployment = message.key.decode()
             owned = self.owned.get(deployment)
             if owned is None:
-                if deployment not in self.specs:  # routed by a worker that knows a deployment we don't
+                if deployment not in self.specs and deployment not in self.stopped:  # known elsewhere only
                     await self._dead_letter_unknown(deployment, message)
                 continue
             if message.offset < owned.next_offset:
@@ -303,10 +312,14 @@ class ScoringService(Checkpointing, Service):
             if not owned.marks.fresh(topic_partition, offset):
                 continue
             topic, _, partition = topic_partition.rpartition(":")
+            source = Source(topic, int(partition), offset)
+            replay_of = headers.get(HEADER_REPLAY_OF)  # a replayed dead letter: its fate is the original's
+            if replay_of is not None and (original := replayed_source(replay_of)) is not None:
+                source = Source(*original)
             event = RoutedEvent(
                 message.value,
                 headers.get(HEADER_KEY),
-                Source(topic, int(partition), offset),
+                source,
                 message.timestamp,
                 headers[HEADER_KIND] == KIND_LABEL,
             )

@@ -14,14 +14,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracer.blueprints.performance import Measured
+
 __all__ = [
+    "MEASURED",
     "Figures",
     "best_of",
+    "keep_figure",
     "percentile",
     "print_table",
     "process_memory_mb",
     "verdict",
 ]
+
+MEASURED: list[Measured] = []
+"""The blueprint figures of this run, which ``bench/quality.py`` ships as the package's ``measured.json``."""
+
+
+def keep_figure(figure: Measured) -> Measured:
+    """Keep one blueprint figure for ``measured.json`` (and return it, to print)."""
+    MEASURED.append(figure)
+    return figure
 
 
 @dataclass

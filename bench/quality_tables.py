@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from common import print_table, verdict
+from common import keep_figure, print_table, verdict
 
 from tracer.blueprints import registry
+from tracer.blueprints.performance import Measured
 from tracer.online_models import Deployment
 from tracer.online_models.baselines import BinaryComparison, compare_replay
 
@@ -50,7 +51,7 @@ TABLES = (
           "IBM Watson telecom churn: 7,043 customers, contract, services, charges, no id, no dates"),
     Table("modeldata", "mlc_churn", "customer_churn", "modeldata: MIT",
           "MLC++ mobile-phone churn: 5,000 accounts, day/eve/night minutes, plans, service calls"),
-    Table("modeldata", "attrition", "customer_churn", "modeldata: MIT",
+    Table("modeldata", "attrition", "employee_retention", "modeldata: MIT",
           "IBM HR employee attrition: 1,470 employees, job, pay, satisfaction, overtime"),
     Table("modeldata", "credit_data", "payment_default", "modeldata: MIT",
           "credit applications: 4,454, status good/bad, income, debt, assets, job, age"),
@@ -58,6 +59,8 @@ TABLES = (
           "credit-card default: 10,000 customers, balance, income, student"),
     Table("modeldata", "lending_club", "payment_default", "modeldata: MIT",
           "Lending Club loans: 9,857, good/bad, amount, rate, grade, income, utilisation"),
+    Table("ISLR", "Caravan", "lead_scoring", "ISLR: GPL-2",
+          "CoIL 2000 insurance prospects: 5,822, caravan policy bought yes/no, 85 socio-demographic columns"),
 )  # fmt: skip
 
 
@@ -86,7 +89,13 @@ def measure(table: Table, frame: pd.DataFrame) -> tuple[Deployment[Any], BinaryC
 
 
 def row_of(table: Table, comparison: BinaryComparison, per_row_us: float) -> list[Any]:
-    ratio = comparison.auc_ratio
+    ratio, tracer_auc, batch_auc = comparison.auc_ratio, comparison.blueprint.auc, comparison.batch.auc
+    if ratio is not None and tracer_auc is not None and batch_auc is not None:
+        keep_figure(Measured(
+            table.blueprint, f"{table.package}::{table.item}", "real", "progressive AUC (last 30%)",
+            tracer_auc, "batch gradient boosting (first 70%)", batch_auc, ratio,
+            f">= {AUC_RATIO_TARGET}", ratio >= AUC_RATIO_TARGET, {"replay µs/row": per_row_us},
+        ))  # fmt: skip
     return [
         f"{table.package}::{table.item}",
         table.blueprint,

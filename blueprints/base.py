@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
@@ -166,14 +166,6 @@ class OnlineModel(Protocol):
     def learn_one(self, x: Features, y: float) -> None: ...
 
 
-@dataclass(frozen=True)
-class Measured:
-    """Performance measured by ``bench/quality.py``: metric name -> value, with the data it ran on."""
-
-    dataset: str
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-
 class Blueprint(ABC, Generic[OutputT, StateT]):
     """A declarative recipe. Subclasses set the class attributes and implement the five verbs."""
 
@@ -192,7 +184,10 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     time_input: ClassVar[str | None] = None
     """The input that orders records in time, if any; ``replay`` sorts by it."""
     data_requirements: ClassVar[str]
-    performance: ClassVar[tuple[Measured, ...]] = ()
+    label_ttl_s: ClassVar[float] = 7 * 24 * 3600.0
+    """How long, in event time, a prediction waits for its outcome unless the deployment says otherwise
+    (``labels.ttl_seconds``): a week by default; a recipe whose outcomes come months later (a default, a
+    claim) or after many periods (a 20-day volatility) waits longer."""
     sequential: ClassVar[bool] = False
     """Learn each row before scoring the next. Forecasters need it: in a micro-batch scored by the
     model as of the batch start, their one-step forecasts go stale. The stream then uses blocks of

@@ -20,7 +20,12 @@ from typing import Any
 from tracer.blueprints.base import Blueprint
 from tracer.blueprints.errors import BlueprintNotFound
 
-__all__ = ["REGISTERED", "categories", "get", "ids", "list"]
+__all__ = ["CATEGORIES", "REGISTERED", "categories", "get", "ids", "list"]
+
+CATEGORIES: tuple[str, ...] = (
+    "business_operations", "ecommerce_retail", "financial_risk", "crypto_defi", "gaming_entertainment",
+)  # fmt: skip
+"""The archive's five verticals, as the product documents name them; every blueprint is in one."""
 
 REGISTERED: tuple[str, ...] = (
     "tracer.blueprints.recipes.customer_churn:CustomerChurn",
@@ -28,6 +33,13 @@ REGISTERED: tuple[str, ...] = (
     "tracer.blueprints.recipes.price_optimization:PriceOptimization",
     "tracer.blueprints.recipes.price_movement:PriceMovement",
     "tracer.blueprints.recipes.payment_default:PaymentDefault",
+    "tracer.blueprints.recipes.fraud_detection:FraudDetection",
+    "tracer.blueprints.recipes.portfolio_risk:PortfolioRisk",
+    "tracer.blueprints.recipes.insurance_claims:InsuranceClaims",
+    "tracer.blueprints.recipes.cash_flow_forecast:CashFlowForecast",
+    "tracer.blueprints.recipes.support_volume:SupportVolume",
+    "tracer.blueprints.recipes.employee_retention:EmployeeRetention",
+    "tracer.blueprints.recipes.lead_scoring:LeadScoring",
 )  # fmt: skip
 """``module:Class`` of every registered blueprint, one per line."""
 
@@ -48,6 +60,10 @@ def _load_all() -> dict[str, AnyBlueprintType]:
         blueprint = _load(entry)
         if blueprint.id in loaded:
             raise ValueError(f"registry entry {entry!r} reuses the id {blueprint.id!r}")
+        if blueprint.category not in CATEGORIES:
+            raise ValueError(
+                f"registry entry {entry!r}: category {blueprint.category!r} is not one of {CATEGORIES}"
+            )
         loaded[blueprint.id] = blueprint
     return loaded
 
@@ -61,8 +77,8 @@ def ids() -> builtins.list[str]:
 
 
 def categories() -> builtins.list[str]:
-    """The categories that have at least one blueprint, sorted."""
-    return sorted({blueprint.category for blueprint in _BY_ID.values()})
+    """The archive's categories, in the product documents' order (some may have no blueprint yet)."""
+    return builtins.list(CATEGORIES)
 
 
 def get(blueprint_id: str) -> AnyBlueprintType:

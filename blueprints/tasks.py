@@ -23,13 +23,13 @@ A recipe with state of its own (a customer's previous snapshot, a series) overri
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 from river import linear_model, optim
 
-from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, Record
+from tracer.blueprints.actions import RiskLevel, by_risk
+from tracer.blueprints.base import Blueprint, Features, OnlineModel, Params, ParamSpec, Record
 from tracer.blueprints.engines.models import RiverBinaryClassifier, RiverRegressor, ScaleAndEncode
 from tracer.blueprints.engines.seasonal_forecaster import (
     DEFAULT_SERIES,
@@ -43,6 +43,7 @@ from tracer.schemas.base import OutboundModel
 
 __all__ = [
     "SEASONALITIES",
+    "Z_OF_LEVEL",
     "BinaryClassification",
     "BinaryOutput",
     "Forecast",
@@ -50,13 +51,13 @@ __all__ = [
     "RegressionOutput",
     "RiskLevel",
     "TaskBlueprint",
+    "confidence_level",
     "default_binary_model",
     "distinct_names",
     "driver_name",
     "pushing_features",
 ]
 
-RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_THRESHOLDS: tuple[tuple[float, RiskLevel], ...] = ((0.75, "critical"), (0.5, "high"), (0.25, "medium"))
 CONFIDENCE_RAMP_LABELS = 100
 """Labels after which a model counts as half experienced in ``confidence``."""
@@ -71,7 +72,7 @@ class BinaryOutput(OutboundModel):
     """What every yes/no blueprint answers besides its probability (a recipe adds that field), in the
     seed's words: a risk classification, the risk vectors, the protocol to follow and a confidence."""
 
-    risk_classification: RiskLevel
+    risk_classification: RiskLevel = Field(description="The probability's band: from 0.25, 0.5 and 0.75 up.")
     risk_vectors: list[str] = Field(description="Features pushing the probability up, strongest first.")
     recommended_protocol: str = Field(description="What to do at this risk level (the recipe's `protocols`).")
     confidence: float = Field(ge=0, le=1, description="|2p - 1| x n / (n + 100), n labels learned.")
@@ -125,8 +126,8 @@ class BinaryClassification(TaskBlueprint[OutputT]):
     """A yes/no question: the output's headline is the probability of yes (``label`` says of what)."""
 
     task = "binary"
-    protocols: ClassVar[Mapping[RiskLevel, str]] = MappingProxyType(
-        {"low": "no_action", "medium": "monitor", "high": "review", "critical": "act_now"}
+    protocols: ClassVar[Mapping[RiskLevel, str]] = by_risk(
+        low="no_action", medium="monitor", high="review", critical="act_now"
     )
     """The recommended protocol per risk level; a recipe names its own in its domain's words."""
     positive_labels: ClassVar[frozenset[str]] = frozenset({"yes", "y", "true", "t", "1", "1.0"})
@@ -232,6 +233,13 @@ def _drivers(features: Features, model: OnlineModel) -> list[str]:
 
 
 SEASONALITIES: tuple[Seasonality, ...] = ("auto", "none", "weekly", "yearly")
+Z_OF_LEVEL: dict[float, float] = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.9600}
+"""Two-sided normal quantiles of the coverages a forecast's interval offers (``confidenceLevel``)."""
+
+
+def confidence_level(interval: str) -> ParamSpec:
+    """The ``confidenceLevel`` parameter of a forecast's ``interval`` (an output field's name)."""
+    return ParamSpec("confidenceLevel", 0.9, f"Coverage of {interval}.", tuple(Z_OF_LEVEL))
 
 
 class Forecast(Blueprint[OutputT, None], Generic[OutputT]):
@@ -292,6 +300,11 @@ class Forecast(Blueprint[OutputT, None], Generic[OutputT]):
         if not isinstance(model, SeasonalForecaster):
             raise TypeError(f"{self.id} needs a SeasonalForecaster, got {type(model).__name__}")
         return model.outlook(features, self.horizons_days)
+
+    @staticmethod
+    def half_width(rms_error: float, params: Params) -> float:
+        """Half the width of an interval at ``confidenceLevel`` around a forecast with this error."""
+        return Z_OF_LEVEL[float(params.get("confidenceLevel", 0.9))] * rms_error
 
     def prediction_key(self, record: Record) -> str:
         """The series (``all`` without one) and the period's time in milliseconds, if dated."""

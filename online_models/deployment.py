@@ -75,7 +75,8 @@ class Deployment(ColumnReading, Learning, Generic[OutputT]):
 
     ``blueprint`` is a Blueprint class or instance; ``params`` its business parameters;
     ``column_mapping`` maps input names to the user's column names where synonyms don't find them.
-    At most ``max_pending`` captures wait for labels, each for ``pending_ttl_s`` of event time.
+    At most ``max_pending`` captures wait for labels, each for ``pending_ttl_s`` of event time (by
+    default the blueprint's ``label_ttl_s``).
     The same ``seed`` and the same records give the same predictions; the whole deployment pickles.
 
     Scoring: ``predict_one`` / ``score`` (one raw row), ``score_many`` (a micro-batch),
@@ -94,7 +95,7 @@ class Deployment(ColumnReading, Learning, Generic[OutputT]):
         column_mapping: Mapping[str, str] | None = None,
         seed: int = 42,
         max_pending: int = 100_000,
-        pending_ttl_s: float = 7 * 24 * 3600.0,
+        pending_ttl_s: float | None = None,
         context: ContextProfile | None = None,
     ) -> None:
         self.blueprint: Blueprint[OutputT, Any] = blueprint() if isinstance(blueprint, type) else blueprint
@@ -103,7 +104,7 @@ class Deployment(ColumnReading, Learning, Generic[OutputT]):
         check_mapping(self.blueprint, self.column_mapping)
         self.seed = seed
         self.max_pending = max_pending
-        self.pending_ttl_s = pending_ttl_s
+        self.pending_ttl_s = pending_ttl_s if pending_ttl_s is not None else self.blueprint.label_ttl_s
         self.model: OnlineModel = self.blueprint.make_model(self.params, seed)
         self.state: Any = self.blueprint.new_state(self.params)
         self.model_version = 1

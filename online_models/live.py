@@ -50,6 +50,15 @@ from tracer.schemas.decode import Rejection, decode
 __all__ = ["BatchResult", "DeadLetterOut", "LiveDeployment", "PredictionOut", "RoutedEvent"]
 
 
+def _reading_mapping(spec: DeploymentSpec) -> dict[str, str]:
+    """The column mapping a deployment reads rows with: the spec's, and an inline label's field."""
+    mapping = dict(spec.column_mapping)
+    label_column = registry.get(spec.blueprint).label.column
+    if spec.labels.mode == "inline" and spec.labels.field and label_column is not None:
+        mapping.setdefault(label_column.name, spec.labels.field)
+    return mapping
+
+
 def _error_of(task: str, score: float, label: float) -> float | bool:
     return (score >= 0.5) != (label >= 0.5) if task == "binary" else score - label
 
@@ -78,10 +87,7 @@ class LiveDeployment(ModelLifecycle):
         self.spec = spec
         blueprint = registry.get(spec.blueprint)
         self.task = blueprint.task
-        mapping = dict(spec.column_mapping)
-        label_column = blueprint.label.column
-        if spec.labels.mode == "inline" and spec.labels.field and label_column is not None:
-            mapping.setdefault(label_column.name, spec.labels.field)
+        mapping = _reading_mapping(spec)
         self.learns_inline = spec.labels.mode in ("inline", "self")
         self.live = self._deployment(spec.params, mapping)
         self.history = VersionHistory(
@@ -114,6 +120,19 @@ class LiveDeployment(ModelLifecycle):
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("source_positions", {})  # pickled before versions recorded where they were made
         self.__dict__.update(state)
+
+    def adopt_column_mapping(self, spec: DeploymentSpec) -> bool:
+        """Read rows with ``spec``'s column mapping from now on, live and shadows alike: the spec
+        changed since this deployment was checkpointed (a fixed mapping in the deployments file).
+        Returns whether it changed anything."""
+        if spec.column_mapping == self.spec.column_mapping:
+            return False
+        self.spec = self.spec.model_copy(update={"column_mapping": dict(spec.column_mapping)})
+        mapping = _reading_mapping(self.spec)
+        for deployment in (self.live, *self.shadows.values()):
+            deployment.column_mapping = dict(mapping)
+            deployment._resolutions.clear()
+        return True
 
     def _deployment(self, params: Mapping[str, Any], mapping: Mapping[str, str]) -> Deployment[Any]:
         return Deployment(
@@ -197,8 +216,10 @@ class LiveDeployment(ModelLifecycle):
                 rows.append(row)
                 row_events.append(event)
         result.rows = len(events) - result.labels
-        for (topic, partition), offset in last.items():
-            self.source_positions[f"{topic}:{partition}"] = offset + 1
+        positions = self.source_positions
+        for (topic, partition), offset in last.items():  # a replayed dead letter carries an older offset
+            name = f"{topic}:{partition}"
+            positions[name] = max(positions.get(name, 0), offset + 1)
         if rows:
             self._score_rows(rows, row_events, result, now_ms)
         if self.live.watermark_s is not None:
@@ -279,7 +300,7 @@ class LiveDeployment(ModelLifecycle):
             return
         captured = self.live.take(label.key)
         if captured is None:
-            ttl = self.spec.labels.ttl_seconds
+            ttl = self.live.pending_ttl_s
             result.dead_letters.append(
                 DeadLetterOut(
                     ReasonCode.UNMATCHED_LABEL,

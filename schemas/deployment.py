@@ -34,7 +34,10 @@ class LabelSource(OutboundModel):
 
     mode: Literal["inline", "delayed", "self", "none"] = "none"
     field: str | None = None
-    ttl_seconds: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
+    ttl_seconds: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="How long a prediction waits for its outcome (event time); default: the blueprint's own.",
+    )
 
     @model_validator(mode="after")
     def _inline_needs_field(self) -> Self:

@@ -189,7 +189,9 @@ def test_dataset_store_evicts_least_recently_used() -> None:
 
 def test_openapi_covers_every_view_and_validates() -> None:
     document = openapi_document()
-    served = {(method, view.path) for view in VIEWS for method in ("get", "post") if method in vars(view)}
+    served = {
+        (method, view.path) for view in VIEWS for method in ("get", "post", "delete") if method in vars(view)
+    }
     documented = {(op.method, op.path) for op in OPERATIONS}
     assert served == documented
     assert document["openapi"] == "3.1.0"
@@ -314,6 +316,13 @@ def test_blueprints_datasets_and_analysis(tmp_path: Path) -> None:
             details = await (await client.get("/blueprints/customer_churn", headers=key)).json()
             assert details["output"]["json_schema"]["properties"]["churn_probability"]
             assert any(i["name"] == "customer_id" and "cust_id" in i["synonyms"] for i in details["inputs"])
+            assert {figure["data"] for figure in details["performance"]} >= {"real"}, details["performance"]
+            risk = await (
+                await client.get("/blueprints", params={"category": "financial_risk"}, headers=key)
+            ).json()
+            assert (
+                "payment_default" in {bp["id"] for bp in risk["blueprints"]} and len(risk["categories"]) == 5
+            )
             assert (await client.get("/blueprints/nope", headers=key)).status == 404
             buffer = io.BytesIO()
             CustomerChurn().sample(300, seed=3).to_parquet(buffer)

@@ -26,10 +26,10 @@ def real(package: str, item: str) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("package", "item", "expected", "at_least"),
     [("modeldata", "wa_churn", "customer_churn", 0.8), ("modeldata", "mlc_churn", "customer_churn", 0.8),
-     ("modeldata", "attrition", "customer_churn", 0.8), ("modeldata", "credit_data", "payment_default", 0.8),
+     ("modeldata", "attrition", "employee_retention", 0.8), ("modeldata", "credit_data", "payment_default", 0.8),
      ("ISLR", "Default", "payment_default", 0.8), ("fpp3", "souvenirs", "revenue_forecast", 0.9),
      ("fpp3", "aus_accommodation", "revenue_forecast", 0.9), ("fpp2", "a10", "revenue_forecast", 0.9),
-     ("fpp3", "bank_calls", "revenue_forecast", 0.9)],
+     ("fpp3", "bank_calls", "support_volume", 0.9)],
     ids=lambda value: value if isinstance(value, str) else None,
 )  # fmt: skip
 def test_analyze_ranks_the_right_blueprint_first(

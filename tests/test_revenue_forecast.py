@@ -333,7 +333,7 @@ def test_declarations() -> None:
     )
     assert [i.name for i in BP.required_inputs] == ["revenue"]  # without dates each row is the next day
     assert [i.name for i in BP.optional_inputs] == ["date", "customer_count", "series_id"]
-    assert BP.output.headline == "forecast_30d" and BP.performance == ()
+    assert BP.output.headline == "forecast_30d"
     assert set(revenue_forecast.__all__) == {
         "SAMPLE_WEEKLY_PATTERN",
         "RevenueForecast",

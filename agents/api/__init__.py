@@ -27,8 +27,10 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from tracer.agents.api.base import ApiView
 from tracer.agents.api.context import CONTEXT, ApiContext
 from tracer.agents.api.datasets import DatasetStore
+from tracer.agents.api.dlq_views import DLQ_VIEWS
 from tracer.agents.api.errors import error_middleware, quiet_protocol_errors
 from tracer.agents.api.health import BrokerProbe
+from tracer.agents.api.lifecycle import LIFECYCLE_VIEWS
 from tracer.agents.api.ml_views import ML_VIEWS
 from tracer.agents.api.openapi import OpenApi, openapi_json
 from tracer.agents.api.protection import (
@@ -45,7 +47,7 @@ from tracer.agents.settings import Settings
 
 __all__ = ["VIEWS", "ApiContext", "attach_api"]
 
-VIEWS: tuple[type[ApiView], ...] = (*ML_VIEWS, *SDK_VIEWS, OpenApi)
+VIEWS: tuple[type[ApiView], ...] = (*ML_VIEWS, *SDK_VIEWS, *LIFECYCLE_VIEWS, *DLQ_VIEWS, OpenApi)
 """Every view of the API."""
 
 

@@ -11,13 +11,17 @@ the use case, the data requirements and the measured performance.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Literal
+
+from pydantic import Field
 
 from tracer.agents.api.errors import ApiError
 from tracer.agents.api.models import ApiModel
 from tracer.blueprints import registry
 from tracer.blueprints.base import Blueprint, InputSpec
 from tracer.blueprints.errors import BlueprintNotFound
+from tracer.blueprints.performance import Measured, measured, measured_on
 from tracer.schemas import ParamValue
 
 __all__ = [
@@ -97,10 +101,19 @@ class LabelDoc(ApiModel):
 
 
 class PerformanceDoc(ApiModel):
-    """Performance measured on a named dataset."""
+    """A figure ``bench/quality.py`` measured, on real data or on the blueprint's generator, against a
+    baseline computed in the same run; shipped with the package."""
 
     dataset: str
-    metrics: dict[str, float]
+    data: Literal["real", "generated"]
+    metric: str
+    value: float
+    baseline: str
+    baseline_value: float
+    ratio: float
+    target: str
+    met: bool | None
+    extra: dict[str, float]
 
 
 class BlueprintDetails(BlueprintSummary):
@@ -114,6 +127,9 @@ class BlueprintDetails(BlueprintSummary):
     time_input: str | None
     data_requirements: str
     performance: list[PerformanceDoc]
+    performance_measured_on: str = Field(
+        description="When bench/quality.py measured `performance` (ISO date)."
+    )
 
 
 class BlueprintList(ApiModel):
@@ -141,6 +157,12 @@ def blueprint_list(category: str | None = None, search: str | None = None) -> Bl
         blueprints=[summary(bp) for bp in registry.list(category or None, search or None)],
         categories=registry.categories(),
     )
+
+
+def _performance(figure: Measured) -> PerformanceDoc:
+    fields = asdict(figure)
+    del fields["blueprint"]  # the document is the blueprint's already
+    return PerformanceDoc.model_validate({**fields, "extra": dict(figure.extra)})
 
 
 def _input(spec: InputSpec, required: bool) -> InputDoc:
@@ -193,8 +215,6 @@ def blueprint_details(blueprint_id: str) -> BlueprintDetails:
         entity_input=blueprint.entity_input,
         time_input=blueprint.time_input,
         data_requirements=blueprint.data_requirements,
-        performance=[
-            PerformanceDoc(dataset=measured.dataset, metrics=dict(measured.metrics))
-            for measured in blueprint.performance
-        ],
+        performance=[_performance(figure) for figure in measured(blueprint.id)],
+        performance_measured_on=measured_on(),
     )

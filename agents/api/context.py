@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from tracer.agents.api.datasets import DatasetStore
 from tracer.agents.api.errors import ApiError
 from tracer.agents.api.health import BrokerProbe
+from tracer.agents.api.models import StoppedDeployment
 from tracer.agents.metrics import STATUS_ERROR, STATUS_OK, STATUS_REJECTED, RequestStatus, TracerMetrics
 from tracer.agents.scoring import Owned, ScoringService
 from tracer.agents.settings import Settings
@@ -51,12 +52,22 @@ class ApiContext:
     """Deployment ids being created right now (reserved against a concurrent create)."""
     trainings: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_TRAININGS))
     """Training replays run in threads; at most this many at once, the others wait."""
+    stopped: dict[str, StoppedDeployment] = field(default_factory=dict)
+    """Deployments stopped with ``DELETE /deployments/{id}`` (read from the registry at start)."""
 
     def owned(self, deployment_id: str) -> Owned:
         """The deployment this worker owns; 404 if nobody knows it, 503 if another worker owns it."""
         owned = self.service.owned.get(deployment_id)
         if owned is not None:
             return owned
+        stopped = self.stopped.get(deployment_id)
+        if stopped is not None:
+            raise ApiError(
+                409,
+                "deployment_stopped",
+                f"deployment {deployment_id!r} was stopped at {stopped.stopped_at} (epoch ms); its versions "
+                "stay readable, but it no longer scores: deploy it again under a new id",
+            )
         if deployment_id in self.service.specs:
             raise ApiError(
                 503,

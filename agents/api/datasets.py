@@ -6,26 +6,36 @@ content type or file name says which). A body whose type says nothing more preci
 ``application/octet-stream`` is read as Parquet if it starts with Parquet's magic bytes, else as CSV.
 Values are read as written; :func:`~tracer.blueprints.profiling.profile_dataset` decides the kinds.
 
+An upload is streamed to a temporary file as it arrives (:func:`receive_upload`), within the route's
+limit, and parsed from there in a thread: the worker never holds the raw bytes of a large file.
+
 The store keeps at most ``max_datasets`` datasets and ``max_bytes`` uploaded bytes, evicting the
 least recently used; a request for an evicted dataset gets 404 saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import secrets
+import tempfile
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from tracer.agents.api.errors import ApiError
-from tracer.agents.api.protection import body_limit_of, read_body, too_large
+from tracer.agents.api.protection import body_limit_of, too_large
 from tracer.blueprints.profiling import DatasetProfile
 
-__all__ = ["FORMATS", "DatasetStore", "StoredDataset", "parse_dataset", "read_upload"]
+__all__ = ["FORMATS", "DatasetStore", "StoredDataset", "Upload", "parse_dataset", "receive_upload"]
 
 FORMATS: dict[str, str] = {
     "text/csv": "csv",
@@ -55,6 +65,8 @@ class StoredDataset:
     size_bytes: int
     frame: pd.DataFrame
     profile: DatasetProfile
+    uploaded_at: int = field(default_factory=lambda: int(time.time() * 1000))
+    """Epoch milliseconds."""
 
 
 def _format_of(content_type: str, filename: str | None) -> str:
@@ -73,22 +85,44 @@ def _format_of(content_type: str, filename: str | None) -> str:
     return known
 
 
-def parse_dataset(data: bytes, content_type: str, filename: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Parse an upload into a frame; returns it with the format read. ApiError 415/422 if it can't be."""
+def _blank(source: bytes | Path) -> bool:
+    """Whether the upload holds nothing but whitespace (a file is read until its first other byte)."""
+    if isinstance(source, bytes):
+        return not source.strip()
+    with source.open("rb") as file:
+        while chunk := file.read(_READ_CHUNK):
+            if chunk.strip():
+                return False
+    return True
+
+
+def _head(source: bytes | Path, size: int) -> bytes:
+    if isinstance(source, bytes):
+        return source[:size]
+    with source.open("rb") as file:
+        return file.read(size)
+
+
+def parse_dataset(
+    source: bytes | Path, content_type: str, filename: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Parse an upload (its bytes, or the file it was streamed to) into a frame; returns it with the
+    format read. ApiError 415/422 if it can't be."""
     kind = _format_of(content_type, filename)
     if kind == "sniff":
-        kind = "parquet" if data.startswith(_PARQUET_MAGIC) else "csv"
-    if not data.strip():
+        kind = "parquet" if _head(source, len(_PARQUET_MAGIC)) == _PARQUET_MAGIC else "csv"
+    if _blank(source):
         raise ApiError(
             422, "empty_dataset", "the upload is empty; send a file with a header row and data rows"
         )
+    readable = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         if kind == "parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
+            frame = pd.read_parquet(readable)
         elif kind == "jsonl":
-            frame = pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+            frame = pd.read_json(readable, lines=True, dtype=False)
         else:
-            frame = pd.read_csv(io.BytesIO(data), sep="\t" if kind == "tsv" else ",", low_memory=False)
+            frame = pd.read_csv(readable, sep="\t" if kind == "tsv" else ",", low_memory=False)
     except Exception as error:  # pandas and pyarrow raise many types for malformed files
         raise ApiError(
             422, "unreadable_dataset", f"could not read the upload as {kind}: {type(error).__name__}: {error}"
@@ -110,27 +144,58 @@ def parse_dataset(data: bytes, content_type: str, filename: str | None = None) -
     return frame, kind
 
 
-async def read_upload(request: web.Request) -> tuple[bytes, str, str | None]:
-    """The uploaded bytes, their content type and file name: the raw body, or a form's ``file`` field."""
-    if request.content_type != "multipart/form-data":
-        return await read_body(request), request.content_type, None
+@dataclass(frozen=True)
+class Upload:
+    """An upload streamed to a temporary file: where, how many bytes, its content type and file name."""
+
+    path: Path
+    size: int
+    content_type: str
+    filename: str | None
+
+
+async def _copy(read: Callable[[int], Awaitable[bytes]], file: Any, limit: int) -> int:
+    size = 0
+    while chunk := await read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        file.write(chunk)  # a page-cache write of 64 kB: microseconds, not worth a thread
+    return size
+
+
+async def _stream_to(request: web.Request, file: Any) -> tuple[int, str, str | None]:
     limit = body_limit_of(request)
+    if request.content_type != "multipart/form-data":
+        return await _copy(request.content.read, file, limit), request.content_type, None
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or part.name != "file":
                 continue
-            chunks, size = [], 0
-            while chunk := await part.read_chunk(_READ_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise too_large(limit)
-                chunks.append(chunk)
+            size = await _copy(part.read_chunk, file, limit)
             content_type = part.headers.get("Content-Type", "application/octet-stream").split(";")[0]
-            return b"".join(chunks), content_type.strip(), part.filename
+            return size, content_type.strip(), part.filename
     except (ValueError, AssertionError, HttpProcessingError) as error:
         raise ApiError(400, "bad_multipart", f"the multipart form could not be read: {error}") from None
     raise ApiError(422, "missing_file", "the multipart form has no 'file' field; send the dataset as 'file'")
+
+
+@contextlib.asynccontextmanager
+async def receive_upload(request: web.Request, folder: Path | None = None) -> AsyncIterator[Upload]:
+    """Stream the upload (the raw body, or a form's ``file`` field) to a temporary file in ``folder``
+    (the system's by default), within the route's limit; the file is removed on leaving the block."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(prefix="upload-", suffix=".part", dir=folder, delete=False)  # noqa: SIM115
+    path = Path(handle.name)
+    try:
+        with handle:
+            size, content_type, filename = await _stream_to(request, handle)
+        yield Upload(path, size, content_type, filename)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 class DatasetStore:
@@ -176,6 +241,15 @@ class DatasetStore:
             raise ApiError(404, "dataset_not_found", why)
         self._datasets.move_to_end(dataset_id)
         return stored
+
+    def all(self) -> list[StoredDataset]:
+        """The datasets kept, least recently used first."""
+        return list(self._datasets.values())
+
+    def delete(self, dataset_id: str) -> None:
+        """Forget a dataset; ApiError 404 if there is none."""
+        self.get(dataset_id)
+        del self._datasets[dataset_id]
 
     def __contains__(self, dataset_id: object) -> bool:
         return dataset_id in self._datasets

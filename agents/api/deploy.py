@@ -178,7 +178,7 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
     except BlueprintNotFound as error:
         raise ApiError(422, "invalid_deployment", str(error)) from None
     deployment_id = request.id or f"{blueprint_id.replace('_', '-')}-{secrets.token_hex(3)}"
-    if deployment_id in service.specs or deployment_id in ctx.creating:
+    if deployment_id in service.specs or deployment_id in ctx.creating or deployment_id in ctx.stopped:
         raise ApiError(409, "deployment_exists", f"deployment {deployment_id!r} exists; choose another id")
     if request.dataset is None and request.input_topics is None:
         raise ApiError(422, "invalid_deployment", "give a dataset to train on, input_topics to read, or both")
@@ -237,8 +237,16 @@ async def _routed_end(ctx: ApiContext, deployment_id: str) -> int:
 
 
 def describe(ctx: ApiContext, deployment_id: str) -> DeploymentResponse:
-    """A deployment as ``GET /deployments/{id}`` shows it; 404 if unknown."""
+    """A deployment as ``GET /deployments/{id}`` shows it, running or stopped; 404 if unknown."""
     spec = ctx.service.specs.get(deployment_id)
+    stopped = ctx.stopped.get(deployment_id)
+    if spec is None and stopped is not None:
+        report = ctx.replays.get(deployment_id)
+        return DeploymentResponse(
+            spec=stopped.spec, model_version=stopped.live_version, owned_here=False, streaming=False,
+            validation=validation_report(report) if report is not None else None,
+            status="stopped", stopped_at=stopped.stopped_at,
+        )  # fmt: skip
     if spec is None:
         raise ApiError(404, "deployment_not_found", f"no deployment {deployment_id!r}; {ctx.known()}")
     owned = ctx.service.owned.get(deployment_id)

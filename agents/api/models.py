@@ -22,10 +22,14 @@ __all__ = [
     "AnalysisResponse",
     "ApiModel",
     "BrokerHealth",
+    "DatasetList",
     "DatasetResponse",
+    "DatasetSummary",
     "DeployRequest",
     "DeploymentInfo",
+    "DeploymentList",
     "DeploymentResponse",
+    "DeploymentSummary",
     "HealthResponse",
     "ModelInfoResponse",
     "PredictResponse",
@@ -35,6 +39,7 @@ __all__ = [
     "RollbackRequest",
     "Row",
     "RowBody",
+    "StoppedDeployment",
     "ValidationReport",
     "VersionsResponse",
 ]
@@ -162,6 +167,24 @@ class DatasetResponse(ApiModel):
     time_series: TimeSeriesProfile | None
 
 
+class DatasetSummary(ApiModel):
+    """An uploaded dataset as ``GET /datasets`` lists it (``GET /datasets/{id}`` has its columns)."""
+
+    id: str
+    name: str
+    format: str
+    bytes: int
+    rows: int
+    columns: int = Field(description="How many columns it has.")
+    uploaded_at: int = Field(description="Epoch milliseconds.")
+
+
+class DatasetList(ApiModel):
+    """The datasets this worker keeps, most recently used last."""
+
+    datasets: list[DatasetSummary]
+
+
 class AnalysisResponse(ApiModel):
     """Blueprint suggestions for one dataset, best first."""
 
@@ -212,6 +235,40 @@ class DeploymentResponse(ApiModel):
     owned_here: bool = Field(description="This worker owns its model and serves its predictions.")
     streaming: bool = Field(description="This worker's router reads all of its input topics now.")
     validation: ValidationReport | None = None
+    status: Literal["running", "stopped"] = Field(
+        default="running", description="'stopped' after DELETE /deployments/{id}: no longer scored."
+    )
+    stopped_at: int | None = Field(default=None, description="When it was stopped (epoch ms), if it was.")
+
+
+class DeploymentSummary(ApiModel):
+    """A deployment as ``GET /deployments`` lists it."""
+
+    id: str
+    blueprint: str
+    status: Literal["running", "stopped"]
+    model_version: int | None = Field(
+        description="The live version (the last one, if stopped), if known here."
+    )
+    owned_here: bool
+    input_topics: list[str]
+    stopped_at: int | None = None
+
+
+class DeploymentList(ApiModel):
+    """Every deployment this worker knows, running and stopped, by id."""
+
+    deployments: list[DeploymentSummary]
+
+
+class StoppedDeployment(ApiModel):
+    """What the registry keeps of a stopped deployment (key ``stopped/<id>``): enough to show it and
+    its history without a model."""
+
+    spec: DeploymentSpec
+    stopped_at: int
+    live_version: int = Field(description="The version that was live when it stopped.")
+    versions: list[ModelVersion]
 
 
 class VersionsResponse(ApiModel):

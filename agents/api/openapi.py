@@ -26,7 +26,9 @@ from tracer.agents.api.datasets import FORMATS
 from tracer.agents.api.errors import ErrorBody
 from tracer.agents.api.models import (
     AnalysisResponse,
+    DatasetList,
     DatasetResponse,
+    DeploymentList,
     DeploymentResponse,
     DeployRequest,
     HealthResponse,
@@ -40,6 +42,8 @@ from tracer.agents.api.models import (
     VersionsResponse,
 )
 from tracer.agents.api.protection import API_KEY_HEADER
+from tracer.agents.dlq import DeadLetterSummary
+from tracer.agents.dlq_replay import ReplayReport, ReplayRequest
 from tracer.blueprints import registry
 from tracer.schemas import ModelVersion
 
@@ -84,7 +88,7 @@ class Operation:
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/ml/predict", "Score a row (or seed 002's snapshot) with a live model", "ml", PredictResponse,
-              request=(PredictRowRequest, PredictSnapshotRequest), errors=(404, 500, 503)),
+              request=(PredictRowRequest, PredictSnapshotRequest), errors=(404, 409, 500, 503)),
     Operation("get", "/ml/health", "Broker, scoring service and owned deployments (503 if unhealthy)", "ml",
               HealthResponse, errors=(503,), public=True),
     Operation("get", "/ml/metrics", "Prometheus metrics of this worker", "ml", None, public=True),
@@ -94,25 +98,37 @@ OPERATIONS: tuple[Operation, ...] = (
               query=(("category", "Only this category."), ("search", "Text in the id, name or use case."))),
     Operation("get", "/blueprints/{blueprint_id}", "A blueprint's requirements, output and performance",
               "blueprints", BlueprintDetails),
+    Operation("get", "/datasets", "List the datasets this worker keeps", "datasets", DatasetList),
     Operation("post", "/datasets", "Upload a dataset (CSV, TSV, JSON lines or Parquet)", "datasets",
               DatasetResponse, status=201, errors=(415,), query=(("name", "A name to show for it."),),
               links=(("post", "/datasets/{dataset_id}/analyze", "/id"),)),
+    Operation("get", "/datasets/{dataset_id}", "A dataset's size and columns", "datasets", DatasetResponse),
+    Operation("delete", "/datasets/{dataset_id}", "Delete a dataset", "datasets", None, status=204),
     Operation("post", "/datasets/{dataset_id}/analyze", "Suggest blueprints for a dataset", "datasets",
               AnalysisResponse),
+    Operation("get", "/deployments", "List deployments, running and stopped", "deployments", DeploymentList),
     Operation("post", "/deployments", "Deploy a blueprint: train on a dataset, publish, serve", "deployments",
               DeploymentResponse, status=201, request=(DeployRequest,), errors=(404, 409, 503),
               links=tuple((method, path, "/spec/id") for method, path in (
                   ("get", "/deployments/{deployment_id}"), ("post", "/deployments/{deployment_id}/predict"),
                   ("get", "/deployments/{deployment_id}/versions"), ("post", "/deployments/{deployment_id}/rollback")))),
     Operation("get", "/deployments/{deployment_id}", "A deployment", "deployments", DeploymentResponse),
+    Operation("delete", "/deployments/{deployment_id}", "Stop a deployment (its versions stay readable)",
+              "deployments", DeploymentResponse, errors=(503,)),
     Operation("post", "/deployments/{deployment_id}/predict", "Score a row", "deployments", PredictResponse,
-              request=(RowBody,), errors=(500, 503)),
+              request=(RowBody,), errors=(409, 500, 503)),
     Operation("get", "/deployments/{deployment_id}/versions", "A deployment's model versions", "registry",
               VersionsResponse, errors=(503,)),
     Operation("post", "/deployments/{deployment_id}/rollback", "Restore an earlier model version", "registry",
               ModelVersion, status=201, request=(RollbackRequest,), body_optional=True, errors=(409, 503)),
     Operation("post", "/deployments/{deployment_id}/promote", "Make a shadow's model live", "registry",
-              ModelVersion, status=201, request=(PromoteRequest,), errors=(503,)),
+              ModelVersion, status=201, request=(PromoteRequest,), errors=(409, 503)),
+    Operation("get", "/deadletters/summary", "Dead letters by deployment, reason and field", "deadletters",
+              DeadLetterSummary, errors=(422, 503),
+              query=(("deployment", "Only this deployment."), ("since", "An ISO time (UTC) or a duration: 15m, 1h."))),
+    Operation("post", "/deployments/{deployment_id}/deadletters/replay",
+              "Re-validate dead letters and send those that pass back to the input", "deadletters",
+              ReplayReport, request=(ReplayRequest,), body_optional=True, errors=(503,)),
     Operation("get", "/openapi.json", "This document", "meta", None, public=True),
 )  # fmt: skip
 """Every endpoint, in the order the document lists them."""
@@ -164,7 +180,8 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
     statuses = set(op.errors)
     if not op.public:
         statuses |= {401, 429}
-    if op.request or op.path == "/datasets":
+    upload = op.method == "post" and op.path == "/datasets"
+    if op.request or upload:
         statuses |= {400, 413, 422}
     if params and any(p["in"] == "path" for p in params):
         statuses.add(404)
@@ -175,7 +192,7 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
             "required": not op.body_optional,
             "content": {"application/json": {"schema": schema}},
         }
-    elif op.path == "/datasets":
+    elif upload:
         doc["requestBody"] = _upload_body()
     if op.response is not None:
         content = {"application/json": {"schema": refs[op.response]}}
@@ -184,6 +201,8 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]
     else:
         content = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary, "content": content}}
+    if op.status == 204:
+        del responses["204"]["content"]
     if op.links:
         responses[str(op.status)]["links"] = {
             _operation_id(method, path): {

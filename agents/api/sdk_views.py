@@ -4,7 +4,9 @@
 - ``POST /datasets`` (upload: CSV, TSV, JSON lines or Parquet) and ``POST /datasets/{id}/analyze``;
 - ``POST /deployments`` (train on a dataset, publish, serve), ``GET /deployments/{id}``,
   ``POST /deployments/{id}/predict``;
-- ``GET /deployments/{id}/versions``, ``POST /deployments/{id}/rollback`` and ``.../promote``.
+- ``GET /deployments/{id}/versions``, ``POST /deployments/{id}/rollback`` and ``.../promote``;
+- ``GET /datasets``, ``GET /deployments`` and ``DELETE /deployments/{id}`` (in
+  :mod:`~tracer.agents.api.lifecycle`, with ``GET``/``DELETE /datasets/{id}``).
 
 Parsing, profiling, analysis and training are CPU work: they run in threads, so the worker's loop
 keeps scoring the stream meanwhile.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,8 +27,9 @@ from pydantic import TypeAdapter
 from tracer.agents.api.base import ApiView, parse_json
 from tracer.agents.api.catalog import blueprint_details, blueprint_list
 from tracer.agents.api.context import json_response
-from tracer.agents.api.datasets import parse_dataset, read_upload
+from tracer.agents.api.datasets import parse_dataset, receive_upload
 from tracer.agents.api.deploy import create_deployment, describe, promote, rollback
+from tracer.agents.api.lifecycle import dataset_list, deployment_list, stop_deployment
 from tracer.agents.api.ml_views import predict_row
 from tracer.agents.api.models import (
     AnalysisResponse,
@@ -83,7 +87,7 @@ class BlueprintDetail(ApiView):
 
 
 def _parse_and_profile(
-    data: bytes, content_type: str, filename: str | None, name: str
+    data: bytes | Path, content_type: str, filename: str | None, name: str
 ) -> tuple[pd.DataFrame, str, DatasetProfile]:
     frame, file_format = parse_dataset(data, content_type, filename)
     return frame, file_format, profile_dataset(frame, name)
@@ -94,15 +98,20 @@ class UploadDataset(ApiView):
 
     path = "/datasets"
 
+    async def get(self, request: Request, **kwargs: Any) -> web.Response:
+        """The datasets this worker keeps."""
+        _, ctx = self.aio(request)
+        return json_response(dataset_list(ctx))
+
     async def post(self, request: Request, **kwargs: Any) -> web.Response:
         """Store an uploaded dataset and return its id and the kind of each column."""
         aio, ctx = self.aio(request)
-        data, content_type, filename = await read_upload(aio)
-        name = (aio.query.get("name") or filename or "dataset")[:MAX_NAME_CHARS]
-        frame, file_format, profile = await asyncio.to_thread(
-            _parse_and_profile, data, content_type, filename, name
-        )
-        stored = ctx.datasets.add(frame, profile, file_format=file_format, size_bytes=len(data))
+        async with receive_upload(aio, ctx.settings.data_dir / "uploads") as upload:
+            name = (aio.query.get("name") or upload.filename or "dataset")[:MAX_NAME_CHARS]
+            frame, file_format, profile = await asyncio.to_thread(
+                _parse_and_profile, upload.path, upload.content_type, upload.filename, name
+            )
+        stored = ctx.datasets.add(frame, profile, file_format=file_format, size_bytes=upload.size)
         body = DatasetResponse(
             id=stored.id,
             name=stored.name,
@@ -133,6 +142,11 @@ class Deployments(ApiView):
 
     path = "/deployments"
 
+    async def get(self, request: Request, **kwargs: Any) -> web.Response:
+        """Every deployment this worker knows, running or stopped."""
+        _, ctx = self.aio(request)
+        return json_response(deployment_list(ctx))
+
     async def post(self, request: Request, **kwargs: Any) -> web.Response:
         """Train, publish and serve a deployment; 201 with its validation metrics."""
         aio, ctx = self.aio(request)
@@ -150,6 +164,11 @@ class DeploymentDetail(ApiView):
         """The deployment's spec, live version, validation and where it runs."""
         aio, ctx = self.aio(request)
         return json_response(describe(ctx, aio.match_info["deployment_id"]))
+
+    async def delete(self, request: Request, **kwargs: Any) -> web.Response:
+        """Stop scoring the deployment; its history and versions stay readable."""
+        aio, ctx = self.aio(request)
+        return json_response(await stop_deployment(ctx, aio.match_info["deployment_id"]))
 
 
 class DeploymentPredict(ApiView):
@@ -173,6 +192,13 @@ class DeploymentVersions(ApiView):
     async def get(self, request: Request, **kwargs: Any) -> web.Response:
         """Every model version, oldest first."""
         aio, ctx = self.aio(request)
+        stopped = ctx.stopped.get(aio.match_info["deployment_id"])
+        if stopped is not None:
+            return json_response(
+                VersionsResponse(
+                    deployment=stopped.spec.id, live_version=stopped.live_version, versions=stopped.versions
+                )
+            )
         live = ctx.owned(aio.match_info["deployment_id"]).live
         return json_response(
             VersionsResponse(

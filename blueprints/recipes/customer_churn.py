@@ -36,7 +36,7 @@ import heapq
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NamedTuple, cast
+from typing import Annotated, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ from tracer.blueprints.base import (
 )
 from tracer.blueprints.engines.models import RiverBinaryClassifier, ScaleAndEncode, hoeffding_tree_classifier
 from tracer.blueprints.protocols import offers_block_explaining, offers_experience
-from tracer.blueprints.tasks import distinct_names, driver_name, pushing_features
+from tracer.blueprints.tasks import RiskLevel, distinct_names, driver_name, pushing_features
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]
@@ -65,7 +65,6 @@ __all__ = ["ChurnOutput", "ChurnState", "CustomerChurn"]
 DAY_S = 86_400.0
 WINDOW_DAYS = {"30_days": 30, "60_days": 60, "90_days": 90}
 INACTIVITY_RULE_DAYS = 30.0
-RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_THRESHOLDS: tuple[tuple[float, RiskLevel], ...] = ((0.75, "critical"), (0.5, "high"), (0.25, "medium"))
 CONFIDENCE_RAMP_LABELS = 100
 """Labels after which the model counts as half experienced in ``confidence``."""

@@ -15,13 +15,13 @@ reads income, debt and amount where it finds them, with the two ratios lenders r
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from tracer.blueprints.actions import by_risk
 from tracer.blueprints.base import Features, InputSpec, LabelSpec, OutputSpec, Params, Record
 from tracer.blueprints.tasks import BinaryClassification, BinaryOutput
 
@@ -53,17 +53,13 @@ class PaymentDefault(BinaryClassification[DefaultOutput]):
     id = "payment_default"
     name = "Payment Default Risk"
     category = "financial_risk"
+    label_ttl_s = 400 * 86_400.0  # outcomes come months later
     use_case = "Lenders and businesses selling on credit: score each application or invoice for default risk."
     optional_inputs = (APPLICANT, INCOME, DEBT, AMOUNT, DEFAULTED)
     positive_labels = BinaryClassification.positive_labels | {"bad", "default", "defaulted", "charged_off"}
     negative_labels = BinaryClassification.negative_labels | {"good", "paid", "fully_paid", "current"}
-    protocols = MappingProxyType(
-        {
-            "low": "approve",
-            "medium": "approve_with_monitoring",
-            "high": "manual_review",
-            "critical": "decline",
-        }
+    protocols = by_risk(
+        low="approve", medium="approve_with_monitoring", high="manual_review", critical="decline"
     )
     label = LabelSpec("The 'defaulted' column: yes/no, 1/0, or a bad/good status.", column=DEFAULTED)
     output = OutputSpec(DefaultOutput, "probability", "Likelihood that the applicant defaults.",

@@ -42,14 +42,13 @@ from tracer.blueprints.base import (
     ParamSpec,
 )
 from tracer.blueprints.engines.seasonal_forecaster import DEFAULT_SERIES
-from tracer.blueprints.tasks import SEASONALITIES, Forecast
+from tracer.blueprints.tasks import SEASONALITIES, Forecast, confidence_level
 from tracer.schemas.base import OutboundModel
 
 __all__ = ["SAMPLE_WEEKLY_PATTERN", "RevenueForecast", "RevenueForecastOutput"]
 
 SAMPLE_WEEKLY_PATTERN: Final = (0.85, 0.95, 1.0, 1.0, 1.05, 1.3, 0.85)
 """Monday..Sunday multipliers planted in :meth:`RevenueForecast.sample`."""
-_Z: Final = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.9600}
 
 
 class RevenueForecastOutput(OutboundModel):
@@ -190,9 +189,7 @@ class RevenueForecast(Forecast[RevenueForecastOutput]):
             "The cycle the model fits: auto (the calendar's, when detected), none, weekly or yearly.",
             SEASONALITIES,
         ),
-        ParamSpec(
-            "confidenceLevel", 0.9, "Coverage of confidence_interval around forecast_30d.", (0.8, 0.9, 0.95)
-        ),
+        confidence_level("confidence_interval around forecast_30d"),
     )
     label = LabelSpec(
         "The row's own revenue: each row is scored (forecast) before its revenue is learned.", column=_REVENUE
@@ -221,7 +218,7 @@ class RevenueForecast(Forecast[RevenueForecastOutput]):
         """Horizon totals, the interval and the trend from the model's state for this row's series."""
         outlook = self.outlook(features, model)
         total_30d, total_90d = outlook.totals
-        half_width = _Z[float(params.get("confidenceLevel", 0.9))] * outlook.rms_error
+        half_width = self.half_width(outlook.rms_error, params)
         return RevenueForecastOutput(
             forecast_30d=total_30d,
             forecast_90d=total_90d,

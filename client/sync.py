@@ -1,0 +1,278 @@
+"""``TracerClient``: the product documents' SDK verbs in Python, over httpx (blocking)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar, overload
+
+import httpx
+
+from tracer.client import _core
+from tracer.client._core import DEFAULT_URL, RETRY_STATUSES, Call, FileLike, Progress, Upload
+from tracer.client.errors import TracerConnectionError, TracerError, TracerTimeoutError
+from tracer.client.models import (
+    BlueprintSummary,
+    Composite,
+    Dataset,
+    DatasetSummary,
+    Deployment,
+    DeploymentSummary,
+    ModelVersion,
+    Prediction,
+    Suggestion,
+)
+
+__all__ = ["CompositeModel", "Model", "TracerClient"]
+
+T = TypeVar("T")
+API_KEY_HEADER = "X-API-Key"
+
+
+class Model:
+    """A deployed blueprint (what ``deploy`` returns): predict with it, read its versions, roll it back."""
+
+    def __init__(self, client: TracerClient, deployment: Deployment) -> None:
+        self.client = client
+        self.deployment = deployment
+
+    @property
+    def id(self) -> str:
+        return self.deployment.id
+
+    def __repr__(self) -> str:
+        return f"Model(id={self.id!r}, blueprint={self.deployment.blueprint!r}, status={self.deployment.status!r})"
+
+    def predict(self, input: Mapping[str, Any]) -> Prediction:
+        """Score one row with the live model."""
+        return self.client.predict(self, input)
+
+    def versions(self) -> list[ModelVersion]:
+        """Every model version, oldest first; the last one is live."""
+        return self.client.versions(self)
+
+    def rollback(self, to_version: int | None = None) -> ModelVersion:
+        """Restore an earlier model (default: the live one's parent) as a new version."""
+        return self.client.rollback(self, to_version)
+
+    def promote(self, shadow: str) -> ModelVersion:
+        """Make a shadow's model live as a new version."""
+        return self.client.promote(self, shadow)
+
+    def refresh(self) -> Model:
+        """Read the deployment again (its live version, status...); returns self."""
+        self.deployment = self.client.get_deployment(self).deployment
+        return self
+
+    def stop(self) -> Deployment:
+        """Stop scoring (``DELETE /deployments/{id}``); versions stay readable."""
+        self.deployment = self.client.stop_deployment(self)
+        return self.deployment
+
+
+class CompositeModel:
+    """A composite (``create_composite``): ``analyze`` asks all its components at once."""
+
+    def __init__(self, client: TracerClient, composite: Composite) -> None:
+        self.client = client
+        self.composite = composite
+
+    @property
+    def id(self) -> str:
+        return self.composite.id
+
+    def analyze(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        """The composite's decision for one entity: recommended protocols, risk, ..."""
+        return self.client._run(_core.analyze_composite(self, input))
+
+
+class TracerClient:
+    """A client of one Tracer worker's HTTP API.
+
+    ``api_key`` and ``base_url`` default to ``TRACER_API_KEY`` and ``TRACER_URL`` (then
+    ``http://127.0.0.1:6066``). ``timeout`` is per request, in seconds. 429 and 503 answers are retried
+    up to ``max_retries`` times (waiting ``Retry-After``, or a backoff from ``backoff_s`` doubling up to
+    ``max_backoff_s``); other errors raise at once (:mod:`tracer.client.errors`). Close it, or use it
+    in a ``with`` block.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        key = api_key or os.environ.get("TRACER_API_KEY")
+        if not key:
+            raise ValueError("give an API key (api_key=..., or TRACER_API_KEY in the environment)")
+        self.base_url = (base_url or os.environ.get("TRACER_URL") or DEFAULT_URL).rstrip("/")
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={**(headers or {}), API_KEY_HEADER: key},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TracerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, build: Any, retryable: bool = True) -> httpx.Response:
+        """Send ``build()``'s request, retrying 429 and 503; raise the API's error for any other."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(build())
+            except httpx.TimeoutException as error:
+                raise TracerTimeoutError(
+                    0, "timeout", f"no answer from {self.base_url}: {error!r}"
+                ) from error
+            except httpx.TransportError as error:
+                raise TracerConnectionError(0, "connection_failed", f"{self.base_url}: {error!r}") from error
+            if response.status_code < 400:
+                return response
+            response.read()
+            try:
+                _core.raise_for(response)
+            except TracerError as error:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries or not retryable:
+                    raise
+                time.sleep(_core.retry_delay(attempt, error, self.backoff_s, self.max_backoff_s))
+                attempt += 1
+
+    def _run(self, call: Call[T]) -> T:
+        http = self._http
+        response = self._send(
+            lambda: http.build_request(call.method, call.path, json=call.json, params=call.params)
+        )
+        return call.parse(response.json() if response.status_code != 204 else None)
+
+    # -- the documents' verbs --------------------------------------------------------------------
+
+    @overload
+    def upload_data(
+        self, file: FileLike, *, name: str | None = ..., content_type: str | None = ...,
+        on_progress: Progress | None = ...,
+    ) -> Dataset: ...  # fmt: skip
+    @overload
+    def upload_data(
+        self, file: list[FileLike] | tuple[FileLike, ...], *, name: str | None = ..., content_type: str | None = ...,
+        on_progress: Progress | None = ...,
+    ) -> list[Dataset]: ...  # fmt: skip
+    def upload_data(
+        self,
+        file: FileLike | list[FileLike] | tuple[FileLike, ...],
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        on_progress: Progress | None = None,
+    ) -> Dataset | list[Dataset]:
+        """Upload a dataset (CSV, TSV, JSON lines or Parquet): a path (streamed from disk, never read
+        whole), bytes or a binary file object; or a list of them (one dataset each, in order).
+        ``on_progress(sent, total)`` is called after each MiB sent."""
+        files, single = _core.uploads(file)
+        uploaded = []
+        http = self._http
+        for each in files:
+            upload = Upload(each, name=name if single else None, content_type=content_type)
+            params, headers = upload.request()
+            response = self._send(
+                lambda upload=upload, params=params, headers=headers: http.build_request(
+                    "POST", "/datasets", params=params, headers=headers, content=upload.chunks(on_progress)
+                ),
+                retryable=upload.retryable,
+            )
+            uploaded.append(Dataset.from_json(response.json()))
+        return uploaded[0] if single else uploaded
+
+    def analyze_data(self, datasets: Dataset | str | Sequence[Dataset | str]) -> list[Suggestion]:
+        """Blueprints that fit the dataset(s), best first (each suggestion names its dataset)."""
+        given = [datasets] if isinstance(datasets, Dataset | str) else list(datasets)
+        suggestions = [s for dataset in given for s in self._run(_core.analyze(dataset))]
+        return sorted(suggestions, key=lambda s: -s.compatibility) if len(given) > 1 else suggestions
+
+    def list_blueprints(
+        self, category: str | None = None, search: str | None = None
+    ) -> list[BlueprintSummary]:
+        """The archive, filtered by category and/or text."""
+        return self._run(_core.list_blueprints(category, search))
+
+    def get_blueprint(self, blueprint_id: str | BlueprintSummary) -> dict[str, Any]:
+        """A blueprint's inputs, output schema, parameters and measured performance."""
+        return self._run(_core.get_blueprint(blueprint_id))
+
+    def deploy(
+        self,
+        blueprint: str | BlueprintSummary,
+        dataset: Dataset | str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        input_topics: Sequence[str] | None = None,
+        column_mapping: Mapping[str, str] | None = None,
+        key_field: str | None = None,
+        labels: Mapping[str, Any] | None = None,
+    ) -> Model:
+        """Train a blueprint on a dataset (and/or attach it to input topics), publish and serve it."""
+        options = {"id": id, "input_topics": list(input_topics) if input_topics else None,
+                   "column_mapping": dict(column_mapping) if column_mapping else None,
+                   "key_field": key_field, "labels": dict(labels) if labels else None}  # fmt: skip
+        return Model(self, self._run(_core.deploy(blueprint, dataset, parameters, options)))
+
+    def predict(self, model: Model | Deployment | str, input: Mapping[str, Any]) -> Prediction:
+        """Score one row with a deployment's live model."""
+        return self._run(_core.predict(model, input))
+
+    def create_composite(
+        self, designation: str, components: Sequence[str | Model], objective: str
+    ) -> CompositeModel:
+        """Combine deployments that share an entity under an objective (composites, issue 21)."""
+        return CompositeModel(self, self._run(_core.create_composite(designation, components, objective)))
+
+    # -- more of the API -------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        return self._run(_core.list_datasets())
+
+    def get_dataset(self, dataset: Dataset | str) -> Dataset:
+        return self._run(_core.get_dataset(dataset))
+
+    def delete_dataset(self, dataset: Dataset | DatasetSummary | str) -> None:
+        self._run(_core.delete_dataset(dataset))
+
+    def list_deployments(self) -> list[DeploymentSummary]:
+        """Every deployment the worker knows, running and stopped."""
+        return self._run(_core.list_deployments())
+
+    def get_deployment(self, model: Model | Deployment | str) -> Model:
+        return Model(self, self._run(_core.get_deployment(model)))
+
+    def stop_deployment(self, model: Model | Deployment | str) -> Deployment:
+        """Stop scoring; its versions stay readable (idempotent)."""
+        return self._run(_core.stop_deployment(model))
+
+    def versions(self, model: Model | Deployment | str) -> list[ModelVersion]:
+        return self._run(_core.versions(model))
+
+    def rollback(self, model: Model | Deployment | str, to_version: int | None = None) -> ModelVersion:
+        return self._run(_core.rollback(model, to_version))
+
+    def promote(self, model: Model | Deployment | str, shadow: str) -> ModelVersion:
+        return self._run(_core.promote(model, shadow))
