@@ -64,11 +64,13 @@ METRICS: dict[str, dict[str, str]] = {
         "recall_at_20pct": "recall_at_20pct",
     },
     "regression": {"mae": "mae", "rmse": "rmse", "mape": "mape"},
+    "multiclass": {"accuracy": "accuracy", "acc": "accuracy", "logloss": "logloss"},
 }
 """Names a gate may use (lower case) -> the metric's key in a replay report, per kind of task."""
 GATE_NAMES = {
     "binary": ("auc", "accuracy", "logloss", "precision@20", "recall@20"),
     "regression": ("mae", "rmse", "mape"),
+    "multiclass": ("accuracy", "logloss"),
 }
 """The names error messages suggest."""
 
@@ -86,6 +88,7 @@ SHOWN: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("rmse", "RMSE", "{:.4g}"),
         ("mape", "MAPE", "{:.2%}"),
     ),
+    "multiclass": (("accuracy", "accuracy", "{:.4f}"), ("logloss", "log loss", "{:.4f}")),
 }
 """The metrics the table shows, in order: report key, label, format."""
 
@@ -115,8 +118,9 @@ DEFAULT_GATES: dict[str, tuple[Gate, ...]] = {
         Gate("recall_at_20pct", ">=", 0.40),
     ),
     "regression": (),
+    "multiclass": (),
 }
-"""Seed 002's SLO gates for classifiers; none for regression and forecasts."""
+"""Seed 002's SLO gates for classifiers; none for regression, forecasts and multi-class tasks."""
 
 
 class UsageProblem(click.ClickException):
@@ -127,7 +131,7 @@ class UsageProblem(click.ClickException):
 
 
 def _kind(task: Task) -> str:
-    return "binary" if task == "binary" else "regression"
+    return task if task in ("binary", "multiclass") else "regression"
 
 
 # -- parsing the options -----------------------------------------------------------------------------

@@ -143,7 +143,11 @@ class TracerMetrics:
             "ml_feature_extractions", "Records turned into features.", "deployment"
         )
         self.prediction_score = BatchHistogram(
-            "ml_prediction_score", "Predicted probabilities of the live model (0-1).", dv, SCORE_BUCKETS, r
+            "ml_prediction_score",
+            "Predicted probabilities of the live model (0-1; multi-class: the top class's).",
+            dv,
+            SCORE_BUCKETS,
+            r,
         )
         self.model_errors = counter(
             "ml_model_errors", "Scoring or learning failures, by error type.", "deployment", "error_type"
@@ -278,7 +282,8 @@ class TracerMetrics:
             predicted: predictions published.
             dead_lettered_by_reason: dead letters per reason code (``ReasonCode`` values).
             latencies_ms: latency of each published prediction, in milliseconds.
-            scores: the live model's probability for each prediction, if the blueprint gives one.
+            scores: the live model's probability for each prediction, if the blueprint gives one (a
+                multi-class model's top class's: its ``ClassProbabilities`` is that float).
             featurized: records turned into features; ``predicted`` if not given.
             model_errors_by_type: scoring failures per exception type name.
 

@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 Dtype = Literal["id", "timestamp", "numeric", "categorical", "boolean"]
-Task = Literal["binary", "regression", "forecast"]
+Task = Literal["binary", "regression", "forecast", "multiclass"]
 OutputKind = Literal["probability", "value", "category", "ranking"]
 Record = Mapping[str, Any]
 """A canonical record: input name -> coerced value (see the module docstring)."""
@@ -156,7 +156,9 @@ class OnlineModel(Protocol):
     """What a deployment drives: River's verbs, reduced to one float score.
 
     For ``binary`` tasks the score is the probability of the positive class; for ``regression``
-    and ``forecast`` it is the predicted value. A model may offer more (batch scoring and learning,
+    and ``forecast`` it is the predicted value; for ``multiclass`` it is a
+    :class:`~tracer.schemas.scores.ClassProbabilities` (a float: the top class's probability, with
+    every class's probability in the order of ``Blueprint.classes``), and a label is a class's index. A model may offer more (batch scoring and learning,
     explanations, a count of what it learned): each capability is a Protocol of
     :mod:`~tracer.blueprints.protocols`, used when the model has it.
     """
@@ -204,6 +206,9 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
     self_labelling: ClassVar[bool] = False
     """Whether later records settle earlier predictions (:meth:`self_labels`), so a deployment can
     take its labels from its own stream (``labels: {mode: self}``)."""
+    classes: ClassVar[tuple[str, ...]] = ()
+    """A ``multiclass`` task's classes, in the order of its scores' probabilities: a label is an index
+    into it (:meth:`class_of`)."""
     input_schema: ClassVar[type[BaseModel] | None] = None
     """The typed message a record of this blueprint is, if it has one of its own (``MarketSnapshot``):
     the HTTP API takes a request in that form for the deployment of this blueprint."""
@@ -277,6 +282,15 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
         reveals nothing.
         """
         return []
+
+    def class_of(self, value: Any) -> float | None:
+        """A ``multiclass`` label as its class's index (a float): a class name of :attr:`classes`
+        (any case) or an index; None for anything else. A recipe may accept more words."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) if value == int(value) and 0 <= value < len(self.classes) else None
+        text = str(value).strip().lower()
+        names = [name.lower() for name in self.classes]
+        return float(names.index(text)) if text in names else None
 
     def prediction_key(self, record: Record) -> str:
         """The key a prediction is stored and joined under: the entity, plus the time when there is one."""

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MEASURED_FILE", "Measured", "measured", "measured_on", "write_measured"]
+__all__ = ["MEASURED_FILE", "Measured", "measured", "measured_on", "shipped", "write_measured"]
 
 MEASURED_FILE = "measured.json"
 
@@ -60,6 +60,11 @@ def _load() -> tuple[str, tuple[Measured, ...]]:
 def measured(blueprint_id: str) -> tuple[Measured, ...]:
     """The figures ``bench/quality.py`` last measured for ``blueprint_id`` (empty if none)."""
     return tuple(figure for figure in _load()[1] if figure.blueprint == blueprint_id)
+
+
+def shipped() -> tuple[Measured, ...]:
+    """Every figure the package ships."""
+    return _load()[1]
 
 
 def measured_on() -> str:

@@ -8,7 +8,7 @@ so a typo fails at start-up with the entry named, never at the first lookup.
 >>> registry.get("customer_churn").name
 'Customer Churn Predictor'
 >>> [bp.id for bp in registry.list(search="CHURN")]
-['customer_churn']
+['customer_churn', 'player_churn']
 """
 
 from __future__ import annotations
@@ -33,6 +33,17 @@ REGISTERED: tuple[str, ...] = (
     "tracer.blueprints.recipes.price_optimization:PriceOptimization",
     "tracer.blueprints.recipes.price_movement:PriceMovement",
     "tracer.blueprints.recipes.payment_default:PaymentDefault",
+    "tracer.blueprints.recipes.player_churn:PlayerChurn",
+    "tracer.blueprints.recipes.customer_lifetime_value:CustomerLifetimeValue",
+    "tracer.blueprints.recipes.product_demand:ProductDemand",
+    "tracer.blueprints.recipes.cart_abandonment:CartAbandonment",
+    "tracer.blueprints.recipes.monetization_likelihood:MonetizationLikelihood",
+    "tracer.blueprints.recipes.viral_potential:ViralPotential",
+    "tracer.blueprints.recipes.return_likelihood:ReturnLikelihood",
+    "tracer.blueprints.recipes.upsell_likelihood:UpsellLikelihood",
+    "tracer.blueprints.recipes.content_engagement:ContentEngagement",
+    "tracer.blueprints.recipes.match_outcome:MatchOutcome",
+    "tracer.blueprints.recipes.price_elasticity:PriceElasticity",
     "tracer.blueprints.recipes.fraud_detection:FraudDetection",
     "tracer.blueprints.recipes.portfolio_risk:PortfolioRisk",
     "tracer.blueprints.recipes.insurance_claims:InsuranceClaims",

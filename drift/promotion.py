@@ -24,7 +24,11 @@ METRIC_HIGHER_IS_BETTER: Mapping[str, bool] = {
 }
 """The metrics an :class:`~tracer.drift.shadow.AgreementTracker` reports, and which way is better."""
 
-_DEFAULT_METRIC: Mapping[ModelKind, str] = {"classifier": "accuracy", "regressor": "mae"}
+_DEFAULT_METRIC: Mapping[ModelKind, str] = {
+    "classifier": "accuracy",
+    "regressor": "mae",
+    "multiclass": "accuracy",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,9 @@ Agreement:
 
 - classifiers (outputs are probabilities of the positive class): both sides of ``threshold`` the same
   way, and, with ``prob_tolerance``, probabilities no further apart than that;
+- multi-class models (outputs are :class:`~tracer.schemas.scores.ClassProbabilities`): the same top
+  class, and, with ``prob_tolerance``, top-class probabilities no further apart than that; their
+  labelled metrics are accuracy and the log loss of the label's probability;
 - regressors and forecasts: ``|live - shadow| <= max(rel_tolerance * max(|live|, |shadow|),
   abs_tolerance)``, so two zeros agree and values near zero are judged by ``abs_tolerance`` (in the
   target's units).
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tracer.schemas import DriftAlert, DriftPolicy, ShadowReport
+from tracer.schemas.scores import ClassProbabilities, top_class
 
 __all__ = ["AgreementTracker", "AgreementWindow", "ModelKind"]
 
-ModelKind = Literal["classifier", "regressor"]
+ModelKind = Literal["classifier", "regressor", "multiclass"]
 
 _DETECTOR = "shadow_agreement"
 _EPSILON = 1e-15
@@ -56,7 +60,7 @@ class _Metrics:
     def as_dict(self, kind: ModelKind) -> dict[str, float]:
         if not self.n:
             return {}
-        if kind == "classifier":
+        if kind != "regressor":
             return {"accuracy": self.correct / self.n, "log_loss": self.log_loss / self.n}
         return {"mae": self.absolute / self.n, "rmse": math.sqrt(self.squared / self.n)}
 
@@ -89,8 +93,8 @@ class AgreementTracker:
     ) -> None:
         if not shadow_name or not deployment:
             raise ValueError("shadow_name and deployment must be non-empty names")
-        if kind not in ("classifier", "regressor"):
-            raise ValueError(f"kind must be 'classifier' or 'regressor', got {kind!r}")
+        if kind not in ("classifier", "regressor", "multiclass"):
+            raise ValueError(f"kind must be 'classifier', 'regressor' or 'multiclass', got {kind!r}")
         if window_events < 1:
             raise ValueError(f"window_events must be >= 1, got {window_events}")
         if not 0.0 <= slo <= 1.0:
@@ -159,6 +163,12 @@ class AgreementTracker:
         >>> AgreementTracker("s", deployment="d", kind="regressor").agrees(100.0, 104.0)
         True
         """
+        if self.kind == "multiclass":  # a plain float has no top class: it agrees with nothing
+            top = top_class(live_output)
+            if top is None or top != top_class(shadow_output):
+                return False
+            tolerance = self.prob_tolerance
+            return tolerance is None or abs(live_output - shadow_output) <= tolerance
         if self.kind == "classifier":
             threshold = self.threshold
             if (live_output >= threshold) != (shadow_output >= threshold):
@@ -261,6 +271,7 @@ class AgreementTracker:
         """Update both models' progressive metrics with the outputs they gave for an event and its label.
 
         Classifiers: ``y`` is the outcome (truthy for the positive class), outputs are probabilities.
+        Multi-class: ``y`` is the label's class index, outputs are ``ClassProbabilities``.
         Regressors: ``y`` is the observed value. Non-finite outputs or labels are ignored.
         """
         try:
@@ -268,7 +279,10 @@ class AgreementTracker:
                 return
         except (TypeError, OverflowError):
             return
-        if self.kind == "classifier":
+        if self.kind == "multiclass":
+            _learn_multiclass(self._live, live_output, y)
+            _learn_multiclass(self._shadow, shadow_output, y)
+        elif self.kind == "classifier":
             positive = bool(y)
             _learn_classifier(self._live, live_output, positive, self.threshold)
             _learn_classifier(self._shadow, shadow_output, positive, self.threshold)
@@ -315,3 +329,12 @@ def _learn_regressor(metrics: _Metrics, prediction: float, y: float) -> None:
     error = prediction - y
     metrics.absolute += abs(error)
     metrics.squared += error * error
+
+
+def _learn_multiclass(metrics: _Metrics, output: float, y: float) -> None:
+    metrics.n += 1
+    if isinstance(output, ClassProbabilities):
+        metrics.correct += output.top == y
+        metrics.log_loss += output.log_loss(y)
+    else:
+        metrics.log_loss -= math.log(_EPSILON)

@@ -143,8 +143,11 @@ def compare_replay(
 ) -> BinaryComparison | ForecastComparison | None:
     """The baselines for the deployment's task on the rows its replay of ``frame`` scored: the batch
     model and base rate for a classifier (None when too few rows carry a label), naive forecasts for
-    the others, with the model's season length when it states one, else the rows' calendar's."""
+    the others (none for a multi-class task), with the model's season length when it states one, else
+    the rows' calendar's."""
     blueprint, rows = deployment.blueprint, report.rows
+    if blueprint.task == "multiclass":  # no naive forecast of a class: its baselines are in its bench
+        return None
     if blueprint.task == "binary":
         label = blueprint.label.column
         label_column = None

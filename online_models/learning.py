@@ -54,9 +54,15 @@ class Learning:
         raise NotImplementedError
 
     def label_value(self, label: float | bool | int | str) -> float:
-        """A label as the float the model learns ("yes"/"no", "1", True... coerced by the task's dtype)."""
-        if type(label) is float or type(label) is int or type(label) is bool:
-            value: Any = label
+        """A label as the float the model learns ("yes"/"no", "1", True... coerced by the task's dtype; a
+        multi-class task's class name, as its index)."""
+        if self.blueprint.task == "multiclass":  # a class name or index (``Blueprint.class_of``)
+            value: Any = self.blueprint.class_of(label)
+            if value is None:
+                known = ", ".join(self.blueprint.classes)
+                raise InvalidValueError("label", label, f"a class ({known}) or its index")
+        elif type(label) is float or type(label) is int or type(label) is bool:
+            value = label
         else:
             dtype: Dtype = "boolean" if self.blueprint.task == "binary" else "numeric"
             value = coerce_value(label, dtype, column="label")

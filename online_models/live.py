@@ -46,6 +46,7 @@ from tracer.schemas import (
     ShadowSpec,
 )
 from tracer.schemas.decode import Rejection, decode
+from tracer.schemas.scores import class_error
 
 __all__ = ["BatchResult", "DeadLetterOut", "LiveDeployment", "PredictionOut", "RoutedEvent"]
 
@@ -60,7 +61,16 @@ def _reading_mapping(spec: DeploymentSpec) -> dict[str, str]:
 
 
 def _error_of(task: str, score: float, label: float) -> float | bool:
+    """What concept drift watches: the 0/1 error of a classifier (a multi-class one's top class is
+    not the label), the residual of a value."""
+    if task == "multiclass":
+        return class_error(score, label)
     return (score >= 0.5) != (label >= 0.5) if task == "binary" else score - label
+
+
+def _model_kind(task: str) -> ModelKind:
+    """How shadows are compared and judged: as classifiers, multi-class ones, or regressors."""
+    return "classifier" if task == "binary" else "multiclass" if task == "multiclass" else "regressor"
 
 
 class LiveDeployment(ModelLifecycle):
@@ -98,11 +108,13 @@ class LiveDeployment(ModelLifecycle):
             for shadow in spec.shadows
             if shadow.version is None
         }
-        kind: ModelKind = "classifier" if self.task == "binary" else "regressor"
+        kind = _model_kind(self.task)
         self.trackers = {name: self._tracker(name) for name in self.shadows}
         self.sequential = blueprint.sequential
-        self.monitor = DriftMonitor(
-            spec.id, outcome="binary" if self.task == "binary" else "regression", policy=spec.drift
+        self.monitor = DriftMonitor(  # a multi-class error is 0/1, as a binary one is
+            spec.id,
+            outcome="binary" if self.task in ("binary", "multiclass") else "regression",
+            policy=spec.drift,
         )
         self.drift_exempt = frozenset(blueprint.drift_exempt_features)
         self.judge = PromotionJudge.from_policy(spec.drift, kind)
@@ -162,7 +174,7 @@ class LiveDeployment(ModelLifecycle):
         return challenger
 
     def _tracker(self, name: str) -> AgreementTracker:
-        kind: ModelKind = "classifier" if self.task == "binary" else "regressor"
+        kind = _model_kind(self.task)
         return AgreementTracker.from_policy(
             name, deployment=self.spec.id, policy=self.spec.drift, live_version=self.model_version, kind=kind
         )

@@ -25,7 +25,16 @@ from typing import Any, Protocol, cast
 import numpy as np
 from river import metrics as river_metrics
 
-__all__ = ["BinaryMetrics", "RegressionMetrics", "exact_auc", "top_fraction"]
+from tracer.schemas.scores import ClassProbabilities
+
+__all__ = [
+    "BinaryMetrics",
+    "MultiClassMetrics",
+    "RegressionMetrics",
+    "exact_auc",
+    "metrics_for",
+    "top_fraction",
+]
 
 DEFAULT_MAX_PAIRS = 200_000
 
@@ -139,3 +148,54 @@ class RegressionMetrics:
         if self._ape_n:
             out["mape"] = self._ape_sum / self._ape_n
         return out
+
+
+class MultiClassMetrics:
+    """Accuracy (the top class is the label) and log loss (``-log p(label)``, clipped at 1e-15) over all
+    pairs of a multi-class task, whose scores are :class:`~tracer.schemas.scores.ClassProbabilities`
+    and labels class indices; ``rate_<k>`` is how often class ``k`` was the label.
+
+    >>> metrics = MultiClassMetrics()
+    >>> metrics.update(0.0, ClassProbabilities((0.6, 0.3, 0.1)))
+    >>> metrics.update(2.0, ClassProbabilities((0.5, 0.3, 0.2)))
+    >>> {name: round(value, 3) for name, value in metrics.get().items()}
+    {'n_labels': 2.0, 'accuracy': 0.5, 'logloss': 1.06, 'rate_0': 0.5, 'rate_2': 0.5}
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.correct = 0
+        self.log_loss = 0.0
+        self.label_counts: dict[int, int] = {}
+
+    def update(self, y_true: float, score: float) -> None:
+        """Add one label (a class index) and the class probabilities predicted for it; a plain float
+        score gives the label probability 0 (the clipped worst log loss)."""
+        self.n += 1
+        label = int(y_true)
+        self.label_counts[label] = self.label_counts.get(label, 0) + 1
+        if isinstance(score, ClassProbabilities):
+            self.correct += score.top == y_true
+            self.log_loss += score.log_loss(y_true)
+        else:
+            self.log_loss -= math.log(1e-15)
+
+    def get(self) -> dict[str, float]:
+        """The metrics so far, by name."""
+        if not self.n:
+            return {"n_labels": 0.0}
+        out = {
+            "n_labels": float(self.n),
+            "accuracy": self.correct / self.n,
+            "logloss": self.log_loss / self.n,
+        }
+        for label, count in sorted(self.label_counts.items()):
+            out[f"rate_{label}"] = count / self.n
+        return out
+
+
+def metrics_for(task: str) -> BinaryMetrics | MultiClassMetrics | RegressionMetrics:
+    """The progressive metrics of a task: binary, multi-class, or those of a value (regression, forecast)."""
+    if task == "binary":
+        return BinaryMetrics()
+    return MultiClassMetrics() if task == "multiclass" else RegressionMetrics()

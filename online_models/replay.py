@@ -5,7 +5,8 @@ stably by the blueprint's time input when the frame has that column, then scores
 batches of ``batch_size`` (1: row by row; always 1 for a ``sequential`` blueprint), exactly as a stream would: the scores of a batch come
 from the model as of the batch start, and each label is learned from the features captured when
 its row was scored. Classifiers are measured with :class:`~tracer.online_models.metrics.BinaryMetrics`,
-regressors and forecasters with :class:`~tracer.online_models.metrics.RegressionMetrics`.
+multi-class ones with :class:`~tracer.online_models.metrics.MultiClassMetrics`, regressors and
+forecasters with :class:`~tracer.online_models.metrics.RegressionMetrics`.
 
 The report also keeps every scored row in replay order (:class:`ReplayRows`: its position in the
 frame, score, learned label, series and time), so ``tracer eval`` can score baselines on exactly the
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tracer.blueprints.errors import InputError
-from tracer.online_models.metrics import BinaryMetrics, RegressionMetrics
+from tracer.online_models.metrics import metrics_for
 from tracer.online_models.scored import RowId, Scored
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def replay(
     if time_input is not None and time_input not in resolution.missing_optional:
         order.sort(key=lambda position: _time_order(items[position][1], time_input))
         items = [items[position] for position in order]
-    metrics = BinaryMetrics() if blueprint.task == "binary" else RegressionMetrics()
+    metrics = metrics_for(blueprint.task)
     errors: list[InputError] = []
     kept = _Kept(blueprint.entity_input)
     n_scored = n_learned = 0

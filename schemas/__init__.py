@@ -21,9 +21,11 @@ from tracer.schemas.messages import (
     ReasonCode,
     ShadowReport,
 )
+from tracer.schemas.scores import ClassProbabilities
 
 __all__ = [
     "WIRE_MODELS",
+    "ClassProbabilities",
     "DeadLetter",
     "DeploymentSpec",
     "DriftAlert",

@@ -312,7 +312,7 @@ def test_blueprints_datasets_and_analysis(tmp_path: Path) -> None:
         async with served(tmp_path) as (client, _):
             key = {"X-API-Key": KEY}
             listing = await (await client.get("/blueprints", params={"search": "churn"}, headers=key)).json()
-            assert [bp["id"] for bp in listing["blueprints"]] == ["customer_churn"]
+            assert [bp["id"] for bp in listing["blueprints"]] == ["customer_churn", "player_churn"]
             details = await (await client.get("/blueprints/customer_churn", headers=key)).json()
             assert details["output"]["json_schema"]["properties"]["churn_probability"]
             assert any(i["name"] == "customer_id" and "cust_id" in i["synonyms"] for i in details["inputs"])

@@ -90,6 +90,12 @@ class ProductEstimate:
     min_price: float
     max_price: float
     cost: float | None
+    reference_price: float = math.nan
+    """Geometric mean of the prices the product sold at (weighted like its curve); NaN if never seen."""
+    reference_units: float = math.nan
+    """Expected units per row at ``reference_price``, zero-sale rows included; NaN if never seen."""
+    own_share: float = 0.0
+    """How much of ``elasticity`` comes from the product's own price variation, 0..1 (the rest is its pool's)."""
 
 
 class ElasticityModel:
@@ -157,13 +163,24 @@ class ElasticityModel:
         self.log_quantity_rows += 1
 
     def estimate(self, product_id: str, category: str | None = None) -> ProductEstimate:
-        """The product's elasticity, its standard error, observed price range and last unit cost.
+        """The product's elasticity, its standard error, observed price range, last unit cost, and its
+        reference price with the units expected there (a point on its curve: ``q(p) = q_ref · (p /
+        p_ref)^b``).
 
         A product never seen gets its category's (or the global) pooled elasticity and no range.
         """
         product = self.products.get(product_id) or _Product(category=category)
         slope, standard_error = self._elasticity(product)
-        return ProductEstimate(slope, standard_error, product.min_price, product.max_price, product.cost)
+        reference_price = reference_units = math.nan
+        if product.weight > 0.0:
+            reference_price = math.exp(product.mean_x)
+            sold_share = 1.0 - product.zero_rows / product.rows
+            reference_units = sold_share * math.exp(min(product.mean_y, _MAX_EXPONENT))
+        own_share = min(max(1.0 - standard_error**2 / _PRIOR_SPREAD**2, 0.0), 1.0)  # C_xx / (C_xx + κ)
+        return ProductEstimate(
+            slope, standard_error, product.min_price, product.max_price, product.cost,
+            reference_price, reference_units, own_share,
+        )  # fmt: skip
 
     # -- internals ------------------------------------------------------------------------------
 

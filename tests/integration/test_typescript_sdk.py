@@ -7,6 +7,8 @@ lockfile is the one installed), type-checks it (``tsc --noEmit``) and runs ``npm
 then Node's test runner: unit tests, the customer journey and every error path, the committed types
 against ``/openapi.json``, and the README example from the packed tarball in a consumer project),
 with the worker's URL and keys in the environment. A failing step fails the test with its output.
+``TRACER_SDK_REGENERATE=1`` first rewrites the committed types from that worker (``npm run generate``),
+after a change to the API or to a blueprint's output.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ def test_typescript_sdk(worker: LiveWorker, tmp_path: Path) -> None:
         npm_config_update_notifier="false",
     )  # fmt: skip
     _npm_ci(env)
+    if os.environ.get("TRACER_SDK_REGENERATE") == "1":  # after an API or blueprint change: rewrite the types
+        _run(["npm", "run", "generate"], env)
     _run(["npx", "--no-install", "tsc", "--noEmit"], env)
     output = _run(["npm", "test"], env)
     print(output[-6000:])
