@@ -296,7 +296,8 @@ def string_constants(source: str) -> list[str]:
 
 def _runtime_files() -> list[Path]:
     files = [path for layer in RUNTIME_LAYERS for path in sorted((ROOT / layer).rglob("*.py"))]
-    return [path for path in files if "recipes" not in path.relative_to(ROOT).parts]
+    # recipes name themselves; a composite's objective names the blueprints it combines, by design
+    return [path for path in files if not {"recipes", "objectives"} & set(path.relative_to(ROOT).parts)]
 
 
 def test_the_scan_sees_code_and_skips_docstrings() -> None:

@@ -1,0 +1,420 @@
+"""Composite decisions (issue 21): combine the latest outputs of several blueprints toward an objective.
+
+A composite joins deployments that share an entity (a customer, an account) under an objective
+(:mod:`tracer.blueprints.objectives`). For one entity, :func:`decide` reads each component's latest
+output through its stable fields (``churn_probability``; ``expansion_probability`` and
+``potential_expansion_value``; ``default_probability``; ``elasticity``, ``elasticity_interval``,
+``reference_price`` and ``optimal_price_point``; each with its ``confidence``), values the entity over
+the objective's horizon with no action and under each protocol the objective may recommend, and ranks
+the protocols by expected value after cost, as next-best-action engines arbitrate propensity x value.
+
+Value over the horizon H (months), for monthly value m, churn c, expansion e, default d:
+``margin(m) x H x (1 - c/2) + w x e x (1 - c) x x_value x margin_rate x H/2``, times ``1 - d x lgd``,
+less the protocol's cost; churners leave on average half-way, an expansion lands half-way. A price
+change p scales the monthly price and multiplies churn by ``(1 + p)^-elasticity`` (unit elasticity
+without ``price_elasticity``).
+
+Confidence is not a constant: it is P(the protocol's value after cost > 0) under a normal approximation
+whose spread propagates each component's uncertainty (a probability p with confidence k has standard
+deviation (1 - k) x sqrt(p(1 - p)); the elasticity its interval's half-width / 1.96), the objective's
+uncertainty on the assumed effect or, once outcomes arrive, the learned effect's posterior spread.
+
+Learning from outcomes (:class:`OutcomeLearner`): a contextual bandit (Thompson sampling) that learns
+each protocol's true multipliers on the components' probabilities from what happened to the entities it
+was applied to, starting from the objective's assumptions; the decision then uses the learned effects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tracer.blueprints import objectives
+from tracer.blueprints.objectives import (
+    CHURN,
+    CREDIT,
+    EXPANSION,
+    NO_EFFECT,
+    PRICE_CURVE,
+    Assumption,
+    Objective,
+)
+from tracer.schemas.composites import CompositeDecision, CompositeSpec, RecommendedProtocol, RiskAssessment
+
+__all__ = [
+    "Composite",
+    "CompositeEngine",
+    "CompositeError",
+    "OutcomeLearner",
+    "Reading",
+    "decide",
+    "gains",
+    "read",
+    "validate",
+    "value",
+]
+
+MONTHLY_VALUE_KEYS = ("monthly_value", "mrr", "monthly_revenue", "monthly_spend", "monthly_charges")
+DEFAULT_EXPANSION_SHARE = 0.3
+"""An expansion's monthly value as a share of the monthly value when ``upsell_likelihood`` gives none."""
+
+
+class CompositeError(ValueError):
+    """An invalid composite, with the field at fault (``components[2].entity``, ``objective``...)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A validated composite: its spec, objective (with overrides), entity key and component deployments."""
+
+    spec: CompositeSpec
+    objective: Objective
+    entity: str | None
+    deployments: Mapping[str, str]
+    """blueprint id -> the deployment serving it."""
+
+    @property
+    def id(self) -> str:
+        return self.spec.designation
+
+
+def validate(
+    spec: CompositeSpec,
+    known_blueprints: Collection[str],
+    deployments: Mapping[str, str] | None = None,
+) -> Composite:
+    """``spec`` checked: every component a known blueprint (and, given ``deployments``: deployment id ->
+    blueprint id, a live deployment of it), one entity key for all, the objective known and all its
+    required components present, the overrides valid. Raises :class:`CompositeError` naming the field."""
+    try:
+        objective = objectives.get(spec.objective)
+    except KeyError as error:
+        raise CompositeError("objective", str(error.args[0])) from None
+    served: dict[str, str] = {}
+    entities: dict[str, str] = {}
+    for i, component in enumerate(spec.components):
+        where = f"components[{i}]"
+        if component.blueprint not in known_blueprints:
+            raise CompositeError(f"{where}.blueprint", f"unknown blueprint {component.blueprint!r}")
+        if component.blueprint in served:
+            raise CompositeError(f"{where}.blueprint", f"{component.blueprint!r} appears twice")
+        deployment = component.deployment or component.blueprint
+        if deployments is not None:
+            if deployment not in deployments:
+                raise CompositeError(f"{where}.deployment", f"no deployment {deployment!r}")
+            if deployments[deployment] != component.blueprint:
+                raise CompositeError(
+                    f"{where}.deployment",
+                    f"{deployment!r} runs {deployments[deployment]!r}, not {component.blueprint!r}",
+                )
+        served[component.blueprint] = deployment
+        if component.entity is not None:
+            entities[where + ".entity"] = component.entity
+    if spec.entity is not None:
+        entities = {"entity": spec.entity, **entities}
+    if len(set(entities.values())) > 1:
+        first_field, first = next(iter(entities.items()))
+        other_field, other = next((f, e) for f, e in entities.items() if e != first)
+        raise CompositeError(other_field, f"entity {other!r} does not match {first!r} ({first_field})")
+    missing = [b for b in objective.requires if b not in served]
+    if missing:
+        raise CompositeError(
+            "components", f"objective {objective.id!r} needs {missing}, which the composite lacks"
+        )
+    try:
+        objective = objective.overridden(spec.overrides)
+    except (TypeError, ValueError) as error:
+        raise CompositeError("overrides", str(error)) from None
+    entity = next(iter(entities.values()), None)
+    return Composite(spec, objective, entity, served)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the components say about one entity: probabilities with their standard deviations."""
+
+    monthly_value: float
+    churn: float = 0.0
+    churn_sd: float = 0.0
+    expansion: float = 0.0
+    expansion_sd: float = 0.0
+    expansion_value: float = 0.0
+    default: float = 0.0
+    default_sd: float = 0.0
+    elasticity: float = -1.0
+    elasticity_sd: float = 0.0
+    reference_price: float | None = None
+    optimal_price_point: float | None = None
+
+
+def _probability(output: Mapping[str, Any], name: str) -> tuple[float, float]:
+    p = min(max(float(output[name]), 0.0), 1.0)
+    confidence = min(max(float(output.get("confidence", 0.0)), 0.0), 1.0)
+    return p, (1.0 - confidence) * math.sqrt(p * (1.0 - p))
+
+
+def read(
+    outputs: Mapping[str, Mapping[str, Any]], objective: Objective, context: Mapping[str, Any]
+) -> Reading:
+    """The components' latest outputs (blueprint id -> output fields) for one entity, as a :class:`Reading`."""
+    given = next((context[k] for k in MONTHLY_VALUE_KEYS if context.get(k) is not None), None)
+    monthly = float(given) if given is not None else objective.monthly_value
+    fields: dict[str, Any] = {"monthly_value": monthly, "expansion_value": DEFAULT_EXPANSION_SHARE * monthly}
+    if (churn := outputs.get(CHURN)) is not None:
+        fields["churn"], fields["churn_sd"] = _probability(churn, "churn_probability")
+    if (upsell := outputs.get(EXPANSION)) is not None:
+        fields["expansion"], fields["expansion_sd"] = _probability(upsell, "expansion_probability")
+        if upsell.get("potential_expansion_value") is not None:
+            fields["expansion_value"] = float(upsell["potential_expansion_value"])
+    if (credit := outputs.get(CREDIT)) is not None:
+        fields["default"], fields["default_sd"] = _probability(credit, "default_probability")
+    if (curve := outputs.get(PRICE_CURVE)) is not None:
+        fields["elasticity"] = float(curve["elasticity"])
+        low, high = (float(v) for v in curve.get("elasticity_interval") or (fields["elasticity"],) * 2)
+        fields["elasticity_sd"] = (high - low) / (2 * 1.96)
+        fields["reference_price"] = curve.get("reference_price")
+        fields["optimal_price_point"] = curve.get("optimal_price_point")
+    return Reading(**fields)
+
+
+def value(r: Reading, a: Assumption, objective: Objective) -> float:
+    """Expected value over the horizon of one entity under assumption ``a``, after its cost (module doc)."""
+    factor = 1.0 + a.price_change
+    churn = min(r.churn * a.churn * math.pow(factor, -r.elasticity), 1.0)
+    expansion = min(r.expansion * a.expansion, 1.0)
+    default = min(r.default * a.default, 1.0)
+    m, horizon = r.monthly_value, objective.horizon_months
+    monthly_margin = m * factor - m * (1.0 - objective.margin_rate)
+    kept = monthly_margin * horizon * (1.0 - churn / 2.0)
+    expanded = expansion * (1.0 - churn) * r.expansion_value * objective.margin_rate * horizon / 2.0
+    gross = (kept + objective.expansion_weight * expanded) * (1.0 - default * objective.loss_given_default)
+    return gross - a.cost - a.cost_months * m
+
+
+Nudged = list[tuple[Reading, float, float]]
+"""The reading nudged along each uncertain input: (nudged reading, its baseline value, that input's sd)."""
+STEP = 1e-3
+
+
+def _spreads(r: Reading, base: Assumption, objective: Objective) -> Nudged:
+    found = []
+    for name in ("churn", "expansion", "default", "elasticity"):
+        sd = float(getattr(r, name + "_sd"))
+        if sd > 0:
+            shifted = Reading(**{**r.__dict__, name: float(getattr(r, name)) + STEP})
+            found.append((shifted, value(shifted, base, objective), sd))
+    return found
+
+
+def _gain_and_spread(
+    r: Reading, a: Assumption, base_value: float, objective: Objective, nudged: Nudged
+) -> tuple[float, float]:
+    """A protocol's gain over the baseline (worth ``base_value``) and its standard deviation: the
+    components' uncertainty (finite differences along ``nudged``) and the assumption's own (a share
+    of the gross uplift)."""
+    g = value(r, a, objective) - base_value
+    var = 0.0
+    for shifted, shifted_base, sd in nudged:
+        var += ((value(shifted, a, objective) - shifted_base - g) / STEP * sd) ** 2
+    uplift = g + a.cost + a.cost_months * r.monthly_value
+    var += (a.uncertainty * uplift) ** 2
+    return g, math.sqrt(var)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _impact(amount: float, currency: str) -> str:
+    return f"{'+' if amount >= 0 else '-'}{currency}{abs(amount):,.0f}"
+
+
+def _risk(r: Reading) -> RiskAssessment:
+    loss = 1.0 - (1.0 - r.churn) * (1.0 - r.default)
+    return "critical" if loss >= 0.75 else "high" if loss >= 0.5 else "medium" if loss >= 0.25 else "low"
+
+
+def gains(
+    composite: Composite, r: Reading, learner: OutcomeLearner | None = None
+) -> dict[str, tuple[float, float]]:
+    """Each protocol's expected gain over no action (after cost) and its standard deviation; with a
+    ``learner``, under the effects it has learned (posterior means, their spread as the uncertainty)."""
+    objective = composite.objective
+    base = objective.protocols.get(objective.baseline, NO_EFFECT)
+    if learner is not None:
+        base = learner.effect(objective.baseline, r)
+    nudged, base_value = _spreads(r, base, objective), value(r, base, objective)
+    found: dict[str, tuple[float, float]] = {}
+    for name, a in objective.protocols.items():
+        if name == objective.baseline:
+            continue
+        effect = a if learner is None else learner.effect(name, r)
+        found[name] = _gain_and_spread(r, effect, base_value, objective, nudged)
+    return found
+
+
+def decide(
+    composite: Composite,
+    entity: str,
+    outputs: Mapping[str, Mapping[str, Any]],
+    context: Mapping[str, Any] | None = None,
+    *,
+    learner: OutcomeLearner | None = None,
+    max_protocols: int = 3,
+) -> CompositeDecision:
+    """The composite's decision for ``entity`` from its components' latest ``outputs`` (blueprint id ->
+    output fields). ``context`` may give the entity's monthly value (``mrr``, ``monthly_value``...)."""
+    objective = composite.objective
+    r = read(outputs, objective, context or {})
+    ranked = sorted(gains(composite, r, learner).items(), key=lambda kv: -kv[1][0])
+    recommended = [
+        RecommendedProtocol(protocol=name, impact=_impact(g, objective.currency), expected_value=round(g, 2),
+                            confidence=round(_normal_cdf(g / sd) if sd > 0 else 1.0, 3))
+        for name, (g, sd) in ranked[:max_protocols] if g > 0
+    ]  # fmt: skip
+    if not recommended:
+        best = max((_normal_cdf(g / sd) if sd > 0 else float(g > 0) for _, (g, sd) in ranked), default=0.0)
+        recommended = [RecommendedProtocol(protocol=objective.baseline, impact=_impact(0.0, objective.currency),
+                                           expected_value=0.0, confidence=round(1.0 - best, 3))]  # fmt: skip
+    top = objective.protocols.get(recommended[0].protocol, NO_EFFECT)
+    price = r.optimal_price_point
+    if top.price_change and r.reference_price is not None:
+        price = float(r.reference_price) * (1.0 + top.price_change)
+    return CompositeDecision(
+        composite=composite.id,
+        entity=entity,
+        objective=objective.id,
+        recommended_protocols=recommended,
+        risk_assessment=_risk(r),
+        optimal_price_point=None if price is None else round(float(price), 2),
+        baseline_value=round(value(r, objective.protocols.get(objective.baseline, NO_EFFECT), objective), 2),
+        horizon_months=objective.horizon_months,
+        components=sorted(b for b in outputs if b in composite.deployments),
+    )
+
+
+Kind = tuple[str, str]
+"""An effect the learner estimates: (the Reading's probability, the Assumption's multiplier)."""
+KINDS: tuple[Kind, ...] = (("churn", "churn"), ("expansion", "expansion"), ("default", "default"))
+VALUE_BANDS = (0.7, 1.4)
+"""Monthly value / the objective's, where the learner's value bands split."""
+PROBABILITY_BANDS = (0.15, 0.3)
+
+
+def _band(v: float, cuts: tuple[float, ...]) -> int:
+    return sum(v >= c for c in cuts)
+
+
+@dataclass
+class OutcomeLearner:
+    """A contextual bandit that learns what each protocol really does from outcomes: which protocol was
+    applied to an entity, and whether it then churned, expanded, defaulted.
+
+    Per protocol, context (value band x the probability's own band: 9 contexts) and probability, the
+    effect is a multiplier k on the component's probability (as in :class:`Assumption`), with a Gamma
+    posterior: events observed over events the components predicted (price effects through the
+    elasticity included), starting from the objective's assumption worth ``prior_events`` events. The
+    no-action arm is learned the same way, which calibrates the components, and gains compare a protocol
+    with it. :meth:`choose` is Thompson sampling: one draw of every arm's effects, the best value wins.
+    (River's ``bandit`` policies pick arms from rewards alone, with no prior from the objective and no
+    structure of the value; LinUCB on the realised value, tried first, drowned in the outcome noise.)
+    """
+
+    objective: Objective
+    prior_events: float = 20.0
+    seed: int = 0
+    posterior: dict[tuple[str, int, int, str], list[float]] = field(default_factory=dict)
+    counts: dict[str, list[float]] = field(default_factory=dict)
+    """Per protocol: outcomes, sum of measured gains, sum of assumed gains."""
+    _rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+
+    def _cell(self, name: str, r: Reading, probability: str, multiplier: str) -> list[float]:
+        key = (name, _band(r.monthly_value / self.objective.monthly_value, VALUE_BANDS),
+               _band(float(getattr(r, probability)), PROBABILITY_BANDS), probability)  # fmt: skip
+        if key not in self.posterior:
+            assumed = getattr(self.objective.protocols.get(name, NO_EFFECT), multiplier)
+            self.posterior[key] = [assumed * self.prior_events, self.prior_events]
+        return self.posterior[key]
+
+    def outcomes(self, name: str) -> int:
+        return int(self.counts.get(name, [0.0])[0])
+
+    def effect(self, name: str, r: Reading, draw: bool = False) -> Assumption:
+        """``name``'s assumption with the learned multipliers at ``r`` (posterior means, or one draw),
+        its uncertainty the largest relative posterior spread."""
+        a = self.objective.protocols.get(name, NO_EFFECT)
+        changes: dict[str, float] = {}
+        spread = 0.0
+        for probability, multiplier in KINDS:
+            if getattr(r, probability) <= 0:
+                continue
+            alpha, beta = self._cell(name, r, probability, multiplier)
+            changes[multiplier] = float(self._rng.gamma(alpha, 1.0 / beta)) if draw else alpha / beta
+            spread = max(spread, 1.0 / math.sqrt(alpha))
+        return replace(a, uncertainty=0.0 if draw else min(spread, a.uncertainty), **changes)
+
+    def update(self, name: str, r: Reading, outcome: Mapping[str, bool | float]) -> None:
+        """One outcome: ``name`` was applied to an entity read as ``r``; ``outcome`` says whether it
+        ``churned``, ``expanded``, ``defaulted`` (each optional)."""
+        a = self.objective.protocols.get(name, NO_EFFECT)
+        factor = math.pow(1.0 + a.price_change, -r.elasticity)
+        base = self.objective.baseline
+        learned = value(r, self.effect(name, r), self.objective) - value(
+            r, self.effect(base, r), self.objective
+        )
+        assumed = value(r, a, self.objective) - value(
+            r, self.objective.protocols.get(base, NO_EFFECT), self.objective
+        )
+        for (probability, multiplier), event in zip(KINDS, ("churned", "expanded", "defaulted"), strict=True):
+            p = float(getattr(r, probability))
+            if p <= 0 or outcome.get(event) is None:
+                continue
+            cell = self._cell(name, r, probability, multiplier)
+            cell[0] += float(outcome[event])
+            cell[1] += min(p * (factor if probability == "churn" else 1.0), 1.0)
+        counts = self.counts.setdefault(name, [0.0, 0.0, 0.0])
+        counts[0] += 1
+        counts[1] += learned
+        counts[2] += assumed
+
+    def choose(self, r: Reading) -> str:
+        """The protocol to apply (or the baseline): Thompson sampling on every arm's effects."""
+        arms = [self.objective.baseline, *self.objective.protocols]
+        return max(arms, key=lambda name: value(r, self.effect(name, r, draw=True), self.objective))
+
+    def uplift(self) -> dict[str, dict[str, float]]:
+        """Per protocol: outcomes seen, the measured uplift over no action at their contexts (under the
+        learned effects) and the uplift the objective assumed there, per entity."""
+        return {
+            name: {"outcomes": n, "measured_uplift": measured / n, "assumed_uplift": assumed / n}
+            for name, (n, measured, assumed) in self.counts.items() if n
+        }  # fmt: skip
+
+
+@dataclass
+class CompositeEngine:
+    """A composite's state: per entity, the latest output of each component; :meth:`analyze` decides.
+    (The stream stage, fed from ``tracer.predictions`` and publishing to ``tracer.composites``, is next.)"""
+
+    composite: Composite
+    learner: OutcomeLearner | None = None
+    latest: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
+
+    def observe(self, entity: str, blueprint: str, output: Mapping[str, Any]) -> None:
+        if blueprint in self.composite.deployments:
+            self.latest.setdefault(entity, {})[blueprint] = output
+
+    def analyze(self, entity: str, context: Mapping[str, Any] | None = None) -> CompositeDecision:
+        return decide(self.composite, entity, self.latest.get(entity, {}), context, learner=self.learner)
