@@ -217,11 +217,13 @@ def tail(
 @click.option(
     "--rate", type=float, default=600.0, show_default=True, help="Replay rate, messages per second."
 )
-def demo(port: int, rate: float) -> None:
+@click.option("--stream", type=click.Choice(["business", "crypto"]), default="business", show_default=True,
+              help="business: customer churn and market direction; crypto: the five crypto_defi blueprints.")  # fmt: skip
+def demo(port: int, rate: float, stream: str) -> None:
     """Start a local Kafka and a worker, replay the bundled streams, show what comes out, stop cleanly."""
     from tracer.agents.demo import run_demo
 
-    summary = run_demo(port=port, rate_per_s=rate, emit=click.echo)
+    summary = run_demo(port=port, rate_per_s=rate, emit=click.echo, stream=stream)
     sys.exit(0 if summary.conserved else 1)
 
 

@@ -1,5 +1,8 @@
 """``tracer demo``: the README's main job, on a real local broker.
 
+``--stream crypto`` runs the crypto vertical instead: the five crypto_defi blueprints (market
+direction, liquidations, yields, whales, gas) on their bundled streams, all self-labelled.
+
 It starts the local broker if none answers, creates the topics, starts a worker (in development
 mode, ``TRACER_DEV=1``: keys not configured are generated into ``~/.local/state/tracer``) with the bundled
 deployments (``customer_churn`` with delayed labels and a shadow, ``price_movement`` self-labelled
@@ -35,9 +38,18 @@ from tracer.agents.settings import Settings
 from tracer.blueprints.recipes.customer_churn import CustomerChurn
 from tracer.online_models.metrics import BinaryMetrics
 
-__all__ = ["DemoSummary", "run_demo", "sample_path"]
+__all__ = ["STREAMS", "DemoSummary", "run_demo", "sample_path"]
 
 CUSTOMERS_TOPIC = "crm.customer_activity"
+STREAMS = {"business": "deployments.yaml", "crypto": "crypto_deployments.yaml"}
+"""Each demo stream and the bundled deployments file it runs."""
+CRYPTO_STREAMS = (
+    ("liquidations", "crypto.positions", "position_snapshot.jsonl", "account"),
+    ("yields", "crypto.pools", "pool_snapshot.jsonl", "pool"),
+    ("whales", "crypto.transfers", "token_transfer.jsonl", "from_address"),
+    ("gas", "crypto.blocks", "block_snapshot.jsonl", "chain"),
+)
+"""The crypto demo's bundled streams besides the market snapshots: deployment, topic, file, key."""
 LABEL_DELAY_S = 2.0
 """How long after a churn prediction its outcome is sent: outcomes arrive later than predictions."""
 
@@ -90,8 +102,9 @@ class DemoSummary:
                 f"  churn AUC against the delayed outcomes: {early['auc']:.3f} on the first half of the stream, "
                 f"{late['auc']:.3f} on the second (it learned online from {self.labels_sent} labels)"
             )
-        unmatched = ", ".join(f"{r} {n}" for r, n in sorted(self.label_letters.items())) or "none"
-        lines.append(f"  churn labels: {self.labels_sent} sent, dead-lettered: {unmatched}")
+        if "churn" in self.produced:
+            unmatched = ", ".join(f"{r} {n}" for r, n in sorted(self.label_letters.items())) or "none"
+            lines.append(f"  churn labels: {self.labels_sent} sent, dead-lettered: {unmatched}")
         if self.agreement is not None:
             lines.append(f"  shadow 'no-login-rule' agreement with live, last window: {self.agreement:.1%}")
         if self.alerts:
@@ -227,9 +240,15 @@ def _describe(body: dict[str, object], summary: DemoSummary) -> str:
 
 
 def run_demo(
-    *, port: int = 9092, rate_per_s: float = 400.0, emit: Callable[[str], None] = print
+    *,
+    port: int = 9092,
+    rate_per_s: float = 400.0,
+    emit: Callable[[str], None] = print,
+    stream: str = "business",
 ) -> DemoSummary:
-    """Run the demo end to end; returns the summary (also printed through ``emit``)."""
+    """Run the demo of ``stream`` (a key of :data:`STREAMS`) end to end; returns the summary (also
+    printed through ``emit``)."""
+    deployments = sample_path(STREAMS[stream])
     started_broker = None
     bootstrap = os.environ.get("TRACER_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
     if not broker_answers(bootstrap):
@@ -239,16 +258,16 @@ def run_demo(
     settings = Settings.from_env(broker=bootstrap)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "demo-worker.log"
-    emit(f"starting a worker with {sample_path('deployments.yaml').name} (log: {log_path}) ...")
+    emit(f"starting a worker with {deployments.name} (log: {log_path}) ...")
     with log_path.open("ab") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(sample_path("deployments.yaml")),
+            [sys.executable, "-m", "tracer.agents.cli", "worker", "--deployments", str(deployments),
              "--broker", bootstrap, "--app-id", "tracer-demo", "--web-port", str(settings.web_port)],
             env={**os.environ, "TRACER_DEV": "1"}, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     clock = time.monotonic()
     try:
-        summary = asyncio.run(_replay_and_watch(settings, rate_per_s, emit, worker))
+        summary = asyncio.run(_replay_and_watch(settings, rate_per_s, emit, worker, stream))
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -265,28 +284,41 @@ def run_demo(
 
 
 async def _replay_and_watch(
-    settings: Settings, rate_per_s: float, emit: Callable[[str], None], worker: subprocess.Popen[bytes]
+    settings: Settings,
+    rate_per_s: float,
+    emit: Callable[[str], None],
+    worker: subprocess.Popen[bytes],
+    stream: str,
 ) -> DemoSummary:
     summary = DemoSummary()
-    customers, outcomes = _customer_stream(2500, seed=2024)
     snapshots = read_records(sample_path("market_snapshots.jsonl"), key_column="symbol")
-    summary.produced.update({"churn": len(customers), "market-direction": len(snapshots)})
-    await _wait_for_topics(settings, worker)
-    starts = await _start_offsets(
-        settings, [CUSTOMERS_TOPIC, settings.topics.snapshots, settings.topics.labels]
-    )
+    streams: list[tuple[str, str, list[Record]]] = [
+        ("market-direction", settings.topics.snapshots, snapshots)
+    ]
+    outcomes: dict[str, bool] = {}
+    if stream == "crypto":
+        streams += [(deployment, topic, read_records(sample_path(file), key_column=key))
+                    for deployment, topic, file, key in CRYPTO_STREAMS]  # fmt: skip
+    else:
+        customers, outcomes = _customer_stream(2500, seed=2024)
+        streams.insert(0, ("churn", CUSTOMERS_TOPIC, customers))
+    summary.produced.update({deployment: len(records) for deployment, _, records in streams})
+    inputs = [topic for _, topic, _ in streams]
+    await _wait_for_topics(settings, worker, inputs)
+    starts = await _start_offsets(settings, [*inputs, settings.topics.labels])
     watcher = asyncio.create_task(_watch(settings, summary, outcomes, starts, emit))
     await asyncio.sleep(2.0)  # the watcher reads from the end: let it join first
-    emit(
-        f"replaying {len(customers)} customer rows and {len(snapshots)} market snapshots at {rate_per_s:.0f}/s each ..."
-    )
+    shown = ", ".join(f"{len(records)} {topic}" for _, topic, records in streams)
+    emit(f"replaying {shown} at {rate_per_s:.0f}/s each ...")
     await asyncio.gather(
-        produce_file(settings.broker, CUSTOMERS_TOPIC, customers, rate_per_s=rate_per_s),
-        produce_file(settings.broker, settings.topics.snapshots, snapshots, rate_per_s=rate_per_s),
+        *(
+            produce_file(settings.broker, topic, records, rate_per_s=rate_per_s)
+            for _, topic, records in streams
+        )
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (
-        summary.conserved and summary.labels_sent >= summary.predicted["churn"]
+        summary.conserved and summary.labels_sent >= summary.predicted.get("churn", 0)
     ):
         if worker.poll() is not None:
             emit(f"the worker exited with code {worker.returncode}; see its log")
@@ -300,10 +332,10 @@ async def _replay_and_watch(
 
 
 async def _wait_for_topics(
-    settings: Settings, worker: subprocess.Popen[bytes], timeout_s: float = 90.0
+    settings: Settings, worker: subprocess.Popen[bytes], inputs: list[str], timeout_s: float = 90.0
 ) -> None:
     """The worker creates the topics before it subscribes; wait for that, so producers don't race it."""
-    wanted = {CUSTOMERS_TOPIC, settings.topics.predictions, settings.topics.routed}
+    wanted = {*inputs, settings.topics.predictions, settings.topics.routed}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.broker, group_id=None)

@@ -21,10 +21,14 @@ Run from the repository root (a few minutes; needs the ``bench`` extra: scikit-l
 6. ``quality_fraud``, ``quality_cash_flow`` and ``quality_generated_part2``/``_part2b``: where no
    real data ships in a package, each on its generator against its known ceiling (the planted
    model) and the baselines.
-7. ``quality_phishing``: the default classifier against River's models on River's Phishing set.
-8. ``quality_samples``: each classic blueprint on its seeded sample against batch baselines, the
+7. ``quality_liquidation_risk``, ``quality_yield_optimization``, ``quality_whale_behavior`` and
+   ``quality_gas_price_forecast``: the crypto blueprints on their generators (no on-chain history
+   ships in a package) against their natural baselines: health factor, the current best APY, the
+   base rate and the EIP-1559 formula.
+8. ``quality_phishing``: the default classifier against River's models on River's Phishing set.
+9. ``quality_samples``: each classic blueprint on its seeded sample against batch baselines, the
    elasticities recovered, and the per-event cost of predict + learn.
-9. ``quality_archive``: ``tracer analyze`` on every blueprint's sample, a confusion table.
+10. ``quality_archive``: ``tracer analyze`` on every blueprint's sample, a confusion table.
 
 The blueprint figures of the run (dataset, metric, baseline, ratio, verdict) are written to
 ``blueprints/measured.json``, which ships with the package: the archive's ``GET /blueprints/{id}`` and
@@ -45,15 +49,19 @@ import quality_cash_flow
 import quality_clv
 import quality_demand
 import quality_fraud
+import quality_gas_price_forecast
 import quality_generated_part2
 import quality_generated_part2b
 import quality_insurance
+import quality_liquidation_risk
 import quality_matches
 import quality_phishing
 import quality_portfolio
 import quality_samples
 import quality_series
 import quality_tables
+import quality_whale_behavior
+import quality_yield_optimization
 from common import MEASURED
 
 from tracer.blueprints.performance import MEASURED_FILE, shipped, write_measured
@@ -63,7 +71,8 @@ SHIPPED = Path(__file__).resolve().parent.parent / "blueprints" / MEASURED_FILE
 
 PARTS = (
     quality_tables, quality_series, quality_insurance, quality_portfolio, quality_demand, quality_clv,
-    quality_matches,
+    quality_matches, quality_liquidation_risk, quality_yield_optimization, quality_whale_behavior,
+    quality_gas_price_forecast,
     quality_fraud, quality_cash_flow, quality_generated_part2, quality_generated_part2b, quality_phishing,
     quality_samples, quality_archive,
 )  # fmt: skip

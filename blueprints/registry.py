@@ -28,29 +28,38 @@ CATEGORIES: tuple[str, ...] = (
 """The archive's five verticals, as the product documents name them; every blueprint is in one."""
 
 REGISTERED: tuple[str, ...] = (
+    # business_operations
     "tracer.blueprints.recipes.customer_churn:CustomerChurn",
     "tracer.blueprints.recipes.revenue_forecast:RevenueForecast",
+    "tracer.blueprints.recipes.upsell_likelihood:UpsellLikelihood",
+    "tracer.blueprints.recipes.support_volume:SupportVolume",
+    "tracer.blueprints.recipes.employee_retention:EmployeeRetention",
+    "tracer.blueprints.recipes.lead_scoring:LeadScoring",
+    # ecommerce_retail
     "tracer.blueprints.recipes.price_optimization:PriceOptimization",
-    "tracer.blueprints.recipes.price_movement:PriceMovement",
-    "tracer.blueprints.recipes.payment_default:PaymentDefault",
-    "tracer.blueprints.recipes.player_churn:PlayerChurn",
     "tracer.blueprints.recipes.customer_lifetime_value:CustomerLifetimeValue",
     "tracer.blueprints.recipes.product_demand:ProductDemand",
     "tracer.blueprints.recipes.cart_abandonment:CartAbandonment",
-    "tracer.blueprints.recipes.monetization_likelihood:MonetizationLikelihood",
-    "tracer.blueprints.recipes.viral_potential:ViralPotential",
     "tracer.blueprints.recipes.return_likelihood:ReturnLikelihood",
-    "tracer.blueprints.recipes.upsell_likelihood:UpsellLikelihood",
-    "tracer.blueprints.recipes.content_engagement:ContentEngagement",
-    "tracer.blueprints.recipes.match_outcome:MatchOutcome",
     "tracer.blueprints.recipes.price_elasticity:PriceElasticity",
+    # financial_risk
+    "tracer.blueprints.recipes.payment_default:PaymentDefault",
     "tracer.blueprints.recipes.fraud_detection:FraudDetection",
     "tracer.blueprints.recipes.portfolio_risk:PortfolioRisk",
     "tracer.blueprints.recipes.insurance_claims:InsuranceClaims",
     "tracer.blueprints.recipes.cash_flow_forecast:CashFlowForecast",
-    "tracer.blueprints.recipes.support_volume:SupportVolume",
-    "tracer.blueprints.recipes.employee_retention:EmployeeRetention",
-    "tracer.blueprints.recipes.lead_scoring:LeadScoring",
+    # crypto_defi
+    "tracer.blueprints.recipes.price_movement:PriceMovement",
+    "tracer.blueprints.recipes.liquidation_risk:LiquidationRisk",
+    "tracer.blueprints.recipes.gas_price_forecast:GasPriceForecast",
+    "tracer.blueprints.recipes.whale_behavior:WhaleBehavior",
+    "tracer.blueprints.recipes.yield_optimization:YieldOptimization",
+    # gaming_entertainment
+    "tracer.blueprints.recipes.player_churn:PlayerChurn",
+    "tracer.blueprints.recipes.monetization_likelihood:MonetizationLikelihood",
+    "tracer.blueprints.recipes.viral_potential:ViralPotential",
+    "tracer.blueprints.recipes.content_engagement:ContentEngagement",
+    "tracer.blueprints.recipes.match_outcome:MatchOutcome",
 )  # fmt: skip
 """``module:Class`` of every registered blueprint, one per line."""
 

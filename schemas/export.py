@@ -7,14 +7,22 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tracer.schemas.block_snapshot import BlockSnapshot
 from tracer.schemas.deployment import DeploymentSpec, ModelVersion
 from tracer.schemas.market import MarketSnapshot
 from tracer.schemas.messages import DeadLetter, DriftAlert, Label, Prediction, ShadowReport
+from tracer.schemas.pool_snapshot import PoolSnapshot
+from tracer.schemas.position_snapshot import PositionSnapshot
+from tracer.schemas.token_transfer import TokenTransfer
 
 __all__ = ["WIRE_MODELS", "export_json_schemas"]
 
 WIRE_MODELS: tuple[type[BaseModel], ...] = (
     MarketSnapshot,
+    PositionSnapshot,
+    BlockSnapshot,
+    TokenTransfer,
+    PoolSnapshot,
     Label,
     Prediction,
     DriftAlert,

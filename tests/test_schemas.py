@@ -26,7 +26,11 @@ from tracer.schemas import (
     ShadowReport,
     SourceOffset,
 )
+from tracer.schemas.block_snapshot import BlockSnapshot
 from tracer.schemas.decode import Rejection, decode
+from tracer.schemas.pool_snapshot import PoolSnapshot
+from tracer.schemas.position_snapshot import PositionSnapshot
+from tracer.schemas.token_transfer import TokenTransfer
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False)
@@ -77,6 +81,26 @@ STRATEGIES: dict[type[BaseModel], st.SearchStrategy[Any]] = {
         DeploymentSpec, id=slug, blueprint=name, params=st.dictionaries(name, param_value, max_size=4),
         input_topics=st.lists(topic, min_size=1, max_size=3), column_mapping=st.dictionaries(name, name, max_size=4),
         key_field=name,
+    ),
+    PositionSnapshot: st.builds(
+        PositionSnapshot, ts=millis, protocol=name, account=name, collateralAsset=name, debtAsset=name,
+        collateralAmount=non_negative, collateralPrice=positive, debtAmount=non_negative, debtPrice=positive,
+        liquidationThreshold=st.floats(0.01, 1.0), healthFactor=st.none() | non_negative,
+        liquidated=st.none() | st.booleans(),
+    ),
+    PoolSnapshot: st.builds(
+        PoolSnapshot, ts=millis, protocol=name, pool=name, apy=st.floats(-100, 1e5), tvlUsd=non_negative,
+        utilization=fraction, rewardTokenPrice=non_negative, apyBase=st.none() | st.floats(-100, 1e5),
+        apyReward=st.none() | st.floats(0, 1e5),
+    ),
+    TokenTransfer: st.builds(
+        TokenTransfer, ts=millis, from_address=name, to_address=name, token=name, amount=non_negative,
+        usd_value=st.none() | non_negative, to_exchange=st.booleans(), tx_hash=st.none() | name,
+    ),
+    BlockSnapshot: st.builds(
+        BlockSnapshot, number=st.integers(0, 10**9), timestamp=st.integers(0, 2**32), baseFeePerGas=positive,
+        gasUsed=st.just(0.0), gasLimit=positive, priorityFeePerGas=st.none() | non_negative,
+        transactionCount=st.none() | st.integers(0, 10**5), chain=st.none() | name,
     ),
 }  # fmt: skip
 

@@ -1105,6 +1105,55 @@ export interface components {
             anomaly_score: number;
         };
         /**
+         * GasPriceForecastOutput
+         * @description What one block's forecast says.
+         */
+        GasPriceForecastOutput: {
+            /**
+             * Predicted Base Fee
+             * @description Base fee expected horizon_blocks after this block.
+             */
+            predicted_base_fee: number;
+            /**
+             * Next Block Base Fee
+             * @description The next block's base fee by the EIP-1559 formula.
+             */
+            next_block_base_fee: number;
+            /**
+             * Expected Change Pct
+             * @description predicted_base_fee against this block's base fee, in %.
+             */
+            expected_change_pct: number;
+            /** Horizon Blocks */
+            horizon_blocks: number;
+            /**
+             * Fee Trend
+             * @enum {string}
+             */
+            fee_trend: "rising" | "falling" | "stable";
+            /**
+             * Risk Classification
+             * @description Of fees rising: low falling, medium stable, up from +2%, +10%.
+             * @enum {string}
+             */
+            risk_classification: "low" | "medium" | "high" | "critical";
+            /**
+             * Risk Vectors
+             * @description What pushes the fee up, in plain words, strongest first.
+             */
+            risk_vectors: string[];
+            /**
+             * Recommended Protocol
+             * @description wait_for_lower_fees, submit_now or raise_max_fee.
+             */
+            recommended_protocol: string;
+            /**
+             * Confidence
+             * @description n / (n + 100), n settled forecasts learned.
+             */
+            confidence: number;
+        };
+        /**
          * HealthResponse
          * @description ``ok`` (200) when the broker answers, the service runs and it owns a deployment; else 503.
          *     ``degraded`` (200) when it serves but a refused checkpoint needs a person (see ``problems``).
@@ -1258,6 +1307,45 @@ export interface components {
             confidence: number;
             /** Horizon Days */
             horizon_days: number;
+        };
+        /**
+         * LiquidationOutput
+         * @description What ``liquidation_risk`` says about one position snapshot.
+         */
+        LiquidationOutput: {
+            /**
+             * Risk Classification
+             * @description The probability's band: from 0.25, 0.5 and 0.75 up.
+             * @enum {string}
+             */
+            risk_classification: "low" | "medium" | "high" | "critical";
+            /**
+             * Risk Vectors
+             * @description Features pushing the probability up, strongest first.
+             */
+            risk_vectors: string[];
+            /**
+             * Recommended Protocol
+             * @description What to do at this risk level (the recipe's `protocols`).
+             */
+            recommended_protocol: string;
+            /**
+             * Confidence
+             * @description |2p - 1| x n / (n + 100), n labels learned.
+             */
+            confidence: number;
+            /**
+             * Liquidation Probability
+             * @description P(liquidated within the horizon).
+             */
+            liquidation_probability: number;
+            /**
+             * Health Factor
+             * @description The snapshot's health factor (capped at 10).
+             */
+            health_factor: number;
+            /** Horizon Hours */
+            horizon_hours: number;
         };
         /**
          * MarketSnapshot
@@ -1612,7 +1700,7 @@ export interface components {
              */
             key: string;
             /** @description The blueprint's output: one of these schemas, by the deployment's blueprint. */
-            output: components["schemas"]["ChurnOutput"] | components["schemas"]["RevenueForecastOutput"] | components["schemas"]["PriceOptimizationOutput"] | components["schemas"]["PriceMovementOutput"] | components["schemas"]["DefaultOutput"] | components["schemas"]["PlayerChurnOutput"] | components["schemas"]["LifetimeValueOutput"] | components["schemas"]["ProductDemandOutput"] | components["schemas"]["CartOutput"] | components["schemas"]["MonetizationOutput"] | components["schemas"]["ViralOutput"] | components["schemas"]["ReturnOutput"] | components["schemas"]["UpsellOutput"] | components["schemas"]["EngagementOutput"] | components["schemas"]["MatchOutcomeOutput"] | components["schemas"]["PriceElasticityOutput"] | components["schemas"]["FraudOutput"] | components["schemas"]["PortfolioRiskOutput"] | components["schemas"]["ClaimOutput"] | components["schemas"]["CashFlowOutput"] | components["schemas"]["SupportVolumeOutput"] | components["schemas"]["RetentionOutput"] | components["schemas"]["LeadOutput"];
+            output: components["schemas"]["ChurnOutput"] | components["schemas"]["RevenueForecastOutput"] | components["schemas"]["UpsellOutput"] | components["schemas"]["SupportVolumeOutput"] | components["schemas"]["RetentionOutput"] | components["schemas"]["LeadOutput"] | components["schemas"]["PriceOptimizationOutput"] | components["schemas"]["LifetimeValueOutput"] | components["schemas"]["ProductDemandOutput"] | components["schemas"]["CartOutput"] | components["schemas"]["ReturnOutput"] | components["schemas"]["PriceElasticityOutput"] | components["schemas"]["DefaultOutput"] | components["schemas"]["FraudOutput"] | components["schemas"]["PortfolioRiskOutput"] | components["schemas"]["ClaimOutput"] | components["schemas"]["CashFlowOutput"] | components["schemas"]["PriceMovementOutput"] | components["schemas"]["LiquidationOutput"] | components["schemas"]["GasPriceForecastOutput"] | components["schemas"]["WhaleOutput"] | components["schemas"]["YieldOutput"] | components["schemas"]["PlayerChurnOutput"] | components["schemas"]["MonetizationOutput"] | components["schemas"]["ViralOutput"] | components["schemas"]["EngagementOutput"] | components["schemas"]["MatchOutcomeOutput"];
             /**
              * Score
              * @description The headline score: a probability, or the predicted value.
@@ -2231,6 +2319,84 @@ export interface components {
             horizon_hours: number;
             /** Threshold */
             threshold: number;
+        };
+        /**
+         * WhaleOutput
+         * @description What ``whale_behavior`` says about the sender of one transfer.
+         */
+        WhaleOutput: {
+            /**
+             * Risk Classification
+             * @description The probability's band: from 0.25, 0.5 and 0.75 up.
+             * @enum {string}
+             */
+            risk_classification: "low" | "medium" | "high" | "critical";
+            /**
+             * Risk Vectors
+             * @description Features pushing the probability up, strongest first.
+             */
+            risk_vectors: string[];
+            /**
+             * Recommended Protocol
+             * @description What to do at this risk level (the recipe's `protocols`).
+             */
+            recommended_protocol: string;
+            /**
+             * Confidence
+             * @description |2p - 1| x n / (n + 100), n labels learned.
+             */
+            confidence: number;
+            /**
+             * Sell Probability
+             * @description P(an exchange deposit within the horizon).
+             */
+            sell_probability: number;
+            /** Horizon Hours */
+            horizon_hours: number;
+        };
+        /**
+         * YieldOutput
+         * @description One pool snapshot's outlook, as published in ``Prediction.output``.
+         */
+        YieldOutput: {
+            /**
+             * Expected Apy
+             * @description Risk-adjusted APY expected over horizon_hours, percent.
+             */
+            expected_apy: number;
+            /**
+             * Current Apy
+             * @description The APY the snapshot quotes, percent.
+             */
+            current_apy: number;
+            /**
+             * Apy Change
+             * @description expected_apy - current_apy, percentage points.
+             */
+            apy_change: number;
+            /**
+             * Risk Classification
+             * @description Share of the APY expected to fade: 5, 20, 40 % up.
+             * @enum {string}
+             */
+            risk_classification: "low" | "medium" | "high" | "critical";
+            /**
+             * Risk Vectors
+             * @description Why the APY may not last, strongest first.
+             */
+            risk_vectors: string[];
+            /**
+             * Recommended Protocol
+             * @description What to do with capital in this pool.
+             */
+            recommended_protocol: string;
+            /**
+             * Confidence
+             * @description n / (n + 100), n labels learned.
+             */
+            confidence: number;
+            /** Horizon Hours */
+            horizon_hours: number;
         };
     };
     responses: never;

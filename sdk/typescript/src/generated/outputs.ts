@@ -14,8 +14,10 @@ export interface BlueprintOutputs {
   "customer_lifetime_value": S["LifetimeValueOutput"];
   "employee_retention": S["RetentionOutput"];
   "fraud_detection": S["FraudOutput"];
+  "gas_price_forecast": S["GasPriceForecastOutput"];
   "insurance_claims": S["ClaimOutput"];
   "lead_scoring": S["LeadOutput"];
+  "liquidation_risk": S["LiquidationOutput"];
   "match_outcome": S["MatchOutcomeOutput"];
   "monetization_likelihood": S["MonetizationOutput"];
   "payment_default": S["DefaultOutput"];
@@ -30,4 +32,6 @@ export interface BlueprintOutputs {
   "support_volume": S["SupportVolumeOutput"];
   "upsell_likelihood": S["UpsellOutput"];
   "viral_potential": S["ViralOutput"];
+  "whale_behavior": S["WhaleOutput"];
+  "yield_optimization": S["YieldOutput"];
 }
