@@ -28,6 +28,7 @@ import pytest
 from tests.integration import workers
 from tests.kafka_helpers import produce
 from tracer.agents.registry_topic import read_registry
+from tracer.blueprints import registry
 from tracer.blueprints.recipes.customer_churn import CustomerChurn
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -241,7 +242,12 @@ def test_bad_requests(
 def test_catalog_and_file_deployments(worker: Worker) -> None:
     with worker.client() as client:
         crypto = client.get("/blueprints", params={"category": "crypto_defi"}).json()
-        assert [bp["id"] for bp in crypto["blueprints"]] == ["price_movement"]
+        assert [bp["id"] for bp in crypto["blueprints"]] == [
+            bp.id for bp in registry.list(category="crypto_defi")
+        ]
+        assert (
+            "price_movement" in [bp["id"] for bp in crypto["blueprints"]] and len(crypto["categories"]) == 5
+        )
         details = client.get("/blueprints/price_movement").json()
         assert details["label"]["rule"] and {p["name"] for p in details["parameters"]} >= {"horizonSeconds"}
         churn = client.get("/deployments/churn").json()

@@ -158,7 +158,10 @@ def test_the_readme_journey_runs(worker: Worker, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("TRACER_URL", worker.base)
     namespace: dict[str, Any] = {}
     exec(compile(example.split("```")[0], "README.md", "exec"), namespace)  # our own README, as written
-    assert 0.0 <= namespace["prediction"]["churn_probability"] <= 1.0 and namespace["model"].versions()
+    assert (
+        0.0 <= namespace["prediction"]["churn_probability"] <= 1.0
+        and namespace["best"].blueprint == "customer_churn"
+    )
 
 
 def test_versions_and_rollback(worker: Worker) -> None:
