@@ -35,6 +35,7 @@ from tracer.blueprints.performance import Measured
 from tracer.blueprints.recipes import content_engagement, return_likelihood, upsell_likelihood
 from tracer.online_models import Deployment
 from tracer.online_models.baselines import BinaryComparison, compare_replay
+from tracer.online_models.metrics import exact_auc
 
 ROWS = 20_000
 CORE_ROWS = 5_000
@@ -49,14 +50,6 @@ PLANTED: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     "upsell_likelihood": upsell_likelihood.planted_logit,
     "content_engagement": content_engagement.planted_logit,
 }
-
-
-def rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Exact ROC AUC (Mann-Whitney U with average ranks for ties)."""
-    positive = labels == 1.0
-    ranks = pd.Series(scores).rank().to_numpy()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def replayed(blueprint_id: str) -> tuple[Deployment[Any], pd.DataFrame, Any, float]:
@@ -97,7 +90,9 @@ def row_of(blueprint_id: str, reference_us: float, reference_core_us: float) -> 
     scores = np.array(rows.scores)
     truth = PLANTED[blueprint_id](frame.iloc[list(rows.positions)])
     kept = ~np.isnan(truth) & (np.arange(len(labels)) >= (1.0 - TEST_FRACTION) * len(labels))
-    tracer_auc, ceiling = rank_auc(labels[kept], scores[kept]), rank_auc(labels[kept], truth[kept])
+    tracer_auc, ceiling = exact_auc(labels[kept], scores[kept]), exact_auc(labels[kept], truth[kept])
+    if tracer_auc is None or ceiling is None:
+        raise SystemExit(f"{blueprint_id}: the scored rows hold one class only")
     ratio = tracer_auc / ceiling
     comparison = compare_replay(deployment, frame, report)
     batch_auc = comparison.batch.auc if isinstance(comparison, BinaryComparison) else None

@@ -18,6 +18,7 @@ from tracer.blueprints.recipes.employee_retention import (
     planted_sample,
 )
 from tracer.online_models import Deployment
+from tracer.online_models.metrics import exact_auc
 
 BP = EmployeeRetention()
 PARAMS = BP.resolve_params()
@@ -40,14 +41,6 @@ def employee(**values: Any) -> dict[str, Any]:
     }  # fmt: skip
     row.update(values)
     return row
-
-
-def rank_auc(labels: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> float:
-    """Exact ROC AUC (Mann-Whitney U with average ranks for ties)."""
-    positive = labels == 1.0
-    ranks = pd.Series(scores).rank().to_numpy()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 # -- features -------------------------------------------------------------------------------------
@@ -158,8 +151,8 @@ def test_progressive_auc_reaches_the_planted_ceiling() -> None:
     positions, scores, labels = (np.asarray(values) for values in (rows.positions, rows.scores, rows.labels))
     assert len(positions) == len(frame)
     tail = positions >= int(len(frame) * 0.7)
-    ceiling = rank_auc(labels[tail], probability[positions[tail]])
-    online = rank_auc(labels[tail], scores[tail])
+    ceiling = exact_auc(labels[tail], probability[positions[tail]])
+    online = exact_auc(labels[tail], scores[tail])
     assert online >= 0.95 * ceiling, (online, ceiling)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tracer.blueprints.actions import PROTOCOLS
 from tracer.blueprints.analysis import analyze
 from tracer.blueprints.recipes.upsell_likelihood import UpsellLikelihood, UpsellOutput, planted_logit
 from tracer.online_models import Deployment
+from tracer.online_models.metrics import exact_auc
 
 BP = UpsellLikelihood()
 PARAMS = BP.resolve_params()
@@ -27,14 +27,6 @@ INPUTS = [spec.name for spec in UpsellLikelihood.inputs()]
 def account(**values: Any) -> dict[str, Any]:
     """A canonical record: every input present, None unless given."""
     return {name: values.get(name) for name in INPUTS}
-
-
-def rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Exact ROC AUC (Mann-Whitney U with average ranks for ties)."""
-    positive = labels == 1.0
-    ranks = pd.Series(scores).rank().to_numpy()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def test_features_of_a_growing_account() -> None:
@@ -127,8 +119,8 @@ def test_the_planted_answer_is_learned_near_its_ceiling() -> None:
     scores = np.array(rows.scores)
     truth = planted_logit(frame.iloc[list(rows.positions)])
     kept = ~np.isnan(truth) & (np.arange(len(labels)) >= 0.3 * len(labels))
-    ceiling = rank_auc(labels[kept], truth[kept])
-    learned = rank_auc(labels[kept], scores[kept])
+    ceiling = exact_auc(labels[kept], truth[kept])
+    learned = exact_auc(labels[kept], scores[kept])
     assert ceiling > 0.75
     assert learned >= 0.95 * ceiling, (learned, ceiling)
 
