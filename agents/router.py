@@ -142,12 +142,15 @@ class Router:
                 source = (HEADER_SOURCE, f"{origin}{message.offset}".encode())
                 headers_in = getattr(message, "headers", None)  # () on most messages
                 replay = _replay_of(headers_in) if headers_in else None
+                replay_routed = False
                 for route in self.routes.route(tp.topic, value):
                     if route.deployment is None:
                         await self._dead_letter(tp, message, route.reason, route.error)
+                        replay_routed = True  # it has its fate: a dead letter with the route's reason
                         continue
                     if replay is not None and route.deployment != replay[0]:
                         continue  # a replayed input is for the deployment that dead-lettered it only
+                    replay_routed = True
                     headers = [(HEADER_KIND, route.kind), source]
                     if key is not None:
                         headers.append((HEADER_KEY, key))
@@ -158,6 +161,9 @@ class Router:
                         partition=routed_partition(route.deployment, partitions), timestamp_ms=message.timestamp,
                         headers=headers, origin=Origin(tp.topic, tp.partition, message.offset, key, value),
                     )  # fmt: skip
+                if replay is not None and not replay_routed:
+                    error = f"replayed for deployment {replay[0]!r}, which does not read topic {tp.topic!r}"
+                    await self._dead_letter(tp, message, ReasonCode.UNKNOWN_DEPLOYMENT, error)
         await publisher.flush()
 
     async def _dead_letter(

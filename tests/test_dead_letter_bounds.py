@@ -20,7 +20,7 @@ from tracer.agents.deadletters import DEAD_LETTER_KEY_BYTES, Refusals, dead_lett
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.publisher import Origin, Publisher
 from tracer.agents.router import Router
-from tracer.agents.routing import HEADER_KEY, RouteTable
+from tracer.agents.routing import HEADER_KEY, HEADER_REPLAY_DEPLOYMENT, HEADER_REPLAY_OF, RouteTable
 from tracer.agents.settings import Settings
 from tracer.schemas import DeadLetter, DeploymentSpec, ReasonCode
 from tracer.schemas.decode import MAX_MESSAGE_BYTES
@@ -254,3 +254,31 @@ def test_a_routed_copy_the_broker_refuses_becomes_an_oversized_dead_letter() -> 
     assert unrouted == [("crm", ReasonCode.OVERSIZED)]
     letter = json.loads(producer.written[settings.topics.dlq][0][1])
     assert letter["source"]["offset"] == 5 and base64.urlsafe_b64decode(letter["key"]) == b"k"
+
+
+def test_a_replayed_input_for_a_deployment_not_reading_its_topic_is_dead_lettered_not_dropped() -> None:
+    settings = Settings(partitions=2)
+    spec = DeploymentSpec(id="churn", blueprint="customer_churn", input_topics=["crm"], key_field="cust_id")
+    producer = _Producer(limit=2 * MAX_MESSAGE_BYTES)
+    unrouted: list[tuple[str, ReasonCode]] = []
+    router = Router(settings, RouteTable([spec], settings.topics.labels), producer,
+                    lambda topic, reason: unrouted.append((topic, reason)))  # fmt: skip
+
+    def replayed(offset: int, deployment: bytes) -> Any:
+        message = _message(offset, b'{"cust_id": "a"}', b"a")
+        message.headers = [(HEADER_REPLAY_DEPLOYMENT, deployment), (HEADER_REPLAY_OF, b"crm:0:3")]
+        return message
+
+    async def run() -> None:
+        await router.publisher.prepare([settings.topics.dlq])
+        await router.route({TopicPartition("crm", 0): [replayed(10, b"churn"), replayed(11, b"gone")]})
+        await router.publisher.drain()
+
+    asyncio.run(run())
+    ((key, _, headers),) = producer.written[settings.topics.routed]
+    assert key == b"churn" and dict(headers)[HEADER_REPLAY_OF] == b"crm:0:3"
+    ((_, letter_value, _),) = producer.written[settings.topics.dlq]
+    letter = json.loads(letter_value)
+    assert letter["reason"] == ReasonCode.UNKNOWN_DEPLOYMENT.value and letter["source"]["offset"] == 11
+    assert "'gone'" in letter["error"] and "'crm'" in letter["error"]
+    assert unrouted == [("crm", ReasonCode.UNKNOWN_DEPLOYMENT)]
