@@ -229,18 +229,22 @@ def demo(port: int, rate: float, stream: str) -> None:
 
 def _register_commands() -> None:
     from tracer.agents.cli_blueprints import blueprints
+    from tracer.agents.cli_composite import composite
     from tracer.agents.cli_dlq import dlq
     from tracer.agents.cli_evaluate import analyze_command, eval_command
     from tracer.agents.cli_registry import models, promote
+    from tracer.agents.cli_report import report_command
     from tracer.agents.cli_topics import topics
 
     main.add_command(blueprints)
     main.add_command(topics)
     main.add_command(dlq)
+    main.add_command(composite)
     main.add_command(models)
     main.add_command(promote)
     main.add_command(eval_command, "eval")
     main.add_command(analyze_command, "analyze")
+    main.add_command(report_command, "report")
 
 
 _register_commands()

@@ -74,7 +74,8 @@ __all__ = ["analyze_command", "eval_command"]
 )  # fmt: skip
 @click.option(
     "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Where the JSON report goes [default: reports/eval-<blueprint>.json].",
+    help="Where the report goes [default: reports/eval-<blueprint>.json]. A path ending in .html writes "
+    "the HTML report with charts (learning curve, calibration, gains, drift) and the JSON beside it.",
 )  # fmt: skip
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
@@ -134,6 +135,9 @@ def eval_command(
     gate_results = evaluate_gates(gates, report.metrics)
     passed = problem is None and all(result["passed"] for result in gate_results)
     path = report_path or Path("reports") / f"eval-{blueprint.id}.json"
+    html_path = path if path.suffix.lower() in (".html", ".htm") else None
+    if html_path is not None:
+        path = html_path.with_suffix(".json")
     document = {
         "tracer_version": __version__,
         "blueprint": blueprint.id,
@@ -164,6 +168,12 @@ def eval_command(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
 
+    charts = ""
+    if html_path is not None and problem is None:
+        from tracer.agents.report import from_replay, write_report
+
+        data = from_replay(report, blueprint.task, comparison, subject=f"{file.name} ({report.n_rows} rows)")
+        charts = f", HTML report with charts to {write_report(data, html_path)}"
     click.echo(replay_summary(report, file))
     click.echo(columns_summary(resolution, deployment.time_formats, deployment.context))
     if problem is not None:
@@ -174,7 +184,7 @@ def eval_command(
         click.echo(baselines_table(comparison, report))
     missed = [r for r in gate_results if not r["passed"]]
     verdict = "PASS" if passed else f"FAIL: {len(missed)} of {len(gate_results)} gates missed"
-    click.echo(f"{verdict}; report written to {path}")
+    click.echo(f"{verdict}; report written to {path}{charts}")
     sys.exit(0 if passed else 1)
 
 

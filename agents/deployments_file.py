@@ -11,6 +11,15 @@ field, e.g. ``deployments.yaml: deployments[1] (churn).params.predictionWindow: 
         key_field: customer_id
         column_mapping: {last_activity_date: last_login}
         labels: {mode: delayed, ttl_seconds: 86400}
+    composites:
+      - designation: retention
+        components: [churn]                 # deployment ids, or blueprint ids each run by one deployment
+        objective: minimize_churn_loss
+        overrides: {monthly_value: 80}      # the objective's documented assumptions, changed
+
+A composite is refused like a deployment, naming the field (``composites[0] (retention).components[1]:
+...``): an unknown blueprint or deployment, entities that don't match, an objective that needs a
+component it lacks, an unknown override.
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from pydantic import ValidationError
 
 from tracer.blueprints import registry
 from tracer.blueprints.errors import BlueprintNotFound, ParameterError
+from tracer.online_models.composite import CompositeError, resolve
 from tracer.schemas import DeploymentSpec
+from tracer.schemas.composites import CompositeSpec
 
-__all__ = ["DeploymentsFileError", "check_spec", "load_deployments"]
+__all__ = ["DeploymentsFileError", "check_spec", "load_composites", "load_deployments"]
 
 
 class DeploymentsFileError(ValueError):
@@ -67,12 +78,47 @@ def check_spec(spec: DeploymentSpec) -> list[str]:
     return problems
 
 
-def load_deployments(path: Path) -> list[DeploymentSpec]:
-    """Parse and check every deployment in ``path``; raise DeploymentsFileError listing all problems."""
+def _read(path: Path) -> Any:
     try:
-        document: Any = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise DeploymentsFileError(f"{path}: {error}") from error
+
+
+def load_composites(path: Path, deployments: list[DeploymentSpec]) -> list[CompositeSpec]:
+    """The file's ``composites:`` (none if absent), each checked against the file's ``deployments``;
+    raise DeploymentsFileError listing all problems."""
+    document = _read(path)
+    entries = document.get("composites") if isinstance(document, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise DeploymentsFileError(f"{path}: 'composites:' must be a list")
+    running = {spec.id: spec for spec in deployments}
+    specs, problems = [], []
+    for index, entry in enumerate(entries):
+        name = entry.get("designation") if isinstance(entry, dict) else None
+        label = f"composites[{index}]" + (f" ({name})" if name else "")
+        try:
+            spec = CompositeSpec.model_validate(entry)
+            resolve(spec, running, registry.ids())
+        except ValidationError as error:
+            for detail in error.errors(include_url=False):
+                where = ".".join(str(part) for part in detail["loc"]) or "entry"
+                problems.append(f"{label}.{where}: {detail['msg']}")
+            continue
+        except CompositeError as error:
+            problems.append(f"{label}.{error}")
+            continue
+        specs.append(spec)
+    if problems:
+        raise DeploymentsFileError(f"{path}: invalid composite:\n  " + "\n  ".join(problems))
+    return specs
+
+
+def load_deployments(path: Path) -> list[DeploymentSpec]:
+    """Parse and check every deployment in ``path``; raise DeploymentsFileError listing all problems."""
+    document = _read(path)
     if not isinstance(document, dict) or not isinstance(document.get("deployments"), list):
         raise DeploymentsFileError(f"{path}: expected a top-level 'deployments:' list")
     specs: list[DeploymentSpec] = []

@@ -56,6 +56,8 @@ class Topics:
     registry: str = "tracer.registry"
     routed: str = "tracer.routed"
     checkpoints: str = "tracer.checkpoints"
+    composites: str = "tracer.composites"
+    composites_state: str = "tracer.composites.state"
 
     def with_prefix(self, prefix: str) -> Topics:
         """The same names under ``prefix`` (tests give each run its own topics)."""

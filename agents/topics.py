@@ -66,11 +66,12 @@ def tracer_topics(settings: Settings, extra: Iterable[str] = ()) -> dict[str, in
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Configs of Tracer's compacted topics: the registry and the (large) checkpoints."""
+    """Configs of Tracer's compacted topics: the registry, the (large) checkpoints, the composites' state."""
     names = settings.topics
     return {
         names.registry: {"cleanup.policy": "compact"},
         names.checkpoints: {"cleanup.policy": "compact", "max.message.bytes": "16777216"},
+        names.composites_state: {"cleanup.policy": "compact"},
     }
 
 

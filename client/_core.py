@@ -12,6 +12,8 @@ import asyncio
 import mimetypes
 import os
 import random
+import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +29,14 @@ from tracer.client.models import (
     Dataset,
     DatasetSummary,
     Deployment,
+    DeploymentProgress,
     DeploymentSummary,
     ModelVersion,
     Prediction,
     Suggestion,
 )
 
-__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "Call", "Upload", "raise_for", "retry_delay"]
+__all__ = ["DEFAULT_URL", "RETRY_STATUSES", "Call", "ProgressRelay", "Upload", "raise_for", "retry_delay"]
 
 T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:6066"
@@ -43,6 +46,10 @@ UPLOAD_CHUNK = 1_048_576
 FileLike = str | os.PathLike[str] | bytes | IO[bytes]
 Progress = Callable[[int, int | None], None]
 """``on_progress(sent_bytes, total_bytes or None)``, called after each chunk of an upload."""
+DeployProgress = Callable[[int, int | None], None]
+"""``on_progress(rows_done, rows_total or None)``, called as a deployment's training replay goes on."""
+PROGRESS_INTERVAL_S = 0.25
+"""How often ``deploy(on_progress=...)`` asks ``GET /deployments/{id}/progress`` while it trains."""
 _TYPES = {".csv": "text/csv", ".tsv": "text/tab-separated-values", ".jsonl": "application/x-ndjson",
           ".ndjson": "application/x-ndjson", ".parquet": "application/vnd.apache.parquet"}  # fmt: skip
 
@@ -226,6 +233,55 @@ def uploads(file: FileLike | list[FileLike] | tuple[FileLike, ...]) -> tuple[lis
     return [file], True
 
 
+# -- deploy progress -------------------------------------------------------------------------------
+
+
+def new_deployment_id(blueprint: Any) -> str:
+    """An id like the API's default (``<blueprint>-<random>``), chosen by the client so that it can poll
+    the deployment's progress before the ``POST`` answers."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", str(getattr(blueprint, "id", blueprint)).lower()).strip("-.")
+    return f"{name[:50] or 'deployment'}-{secrets.token_hex(3)}"
+
+
+def read_progress(response: httpx.Response) -> DeploymentProgress | None:
+    """A progress answer, or None for any other (a 404 before the ``POST`` arrived, a 429...)."""
+    if response.status_code != 200:
+        return None
+    try:
+        return DeploymentProgress.from_json(response.json())
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class ProgressRelay:
+    """Turns the polled progress of a deploy into ``on_progress(done, total)`` calls: each new value
+    once, ``done`` never going back, and a last call with ``(rows, rows)`` once the deployment is live."""
+
+    def __init__(self, on_progress: DeployProgress) -> None:
+        self.on_progress = on_progress
+        self.last: tuple[int, int | None] | None = None
+
+    def seen(self, progress: DeploymentProgress | None) -> None:
+        """One poll's answer (None: nothing to report)."""
+        if progress is None or progress.phase in ("failed", "stopped"):
+            return
+        self._report(progress.done, progress.total)
+
+    def finish(self, deployment: Deployment) -> None:
+        """The ``POST`` answered: report its validation's rows as all done."""
+        rows = (deployment.validation or {}).get("rows")
+        if isinstance(rows, int):
+            self._report(rows, rows)
+
+    def _report(self, done: int, total: int | None) -> None:
+        if self.last is not None:
+            done = max(done, self.last[0])
+            if (done, total) == self.last:
+                return
+        self.last = (done, total)
+        self.on_progress(done, total)
+
+
 # -- the verbs -------------------------------------------------------------------------------------
 
 
@@ -287,6 +343,10 @@ def deploy(
     return Call("POST", "/deployments", Deployment.from_json, json=body)
 
 
+def deployment_progress(model: Any) -> Call[DeploymentProgress]:
+    return Call("GET", f"/deployments/{segment(model)}/progress", DeploymentProgress.from_json)
+
+
 def list_deployments() -> Call[list[DeploymentSummary]]:
     return Call(
         "GET",
@@ -322,13 +382,31 @@ def promote(model: Any, shadow: str) -> Call[ModelVersion]:
     )
 
 
-def create_composite(designation: str, components: Sequence[Any], objective: str) -> Call[Composite]:
-    body = {
+def create_composite(
+    designation: str,
+    components: Sequence[Any],
+    objective: str,
+    entity: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Call[Composite]:
+    body: dict[str, Any] = {
         "designation": designation,
         "components": [str(getattr(component, "id", component)) for component in components],
         "objective": objective,
     }
+    if entity is not None:
+        body["entity"] = entity
+    if overrides:
+        body["overrides"] = dict(overrides)
     return Call("POST", "/composites", Composite.from_json, json=body)
+
+
+def get_composite(composite_id: str) -> Call[Composite]:
+    return Call("GET", f"/composites/{segment(composite_id)}", Composite.from_json)
+
+
+def list_composites() -> Call[list[Composite]]:
+    return Call("GET", "/composites", lambda data: [Composite.from_json(c) for c in data["composites"]])
 
 
 def analyze_composite(composite: Any, row: Mapping[str, Any]) -> Call[dict[str, Any]]:

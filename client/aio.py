@@ -10,7 +10,7 @@ from typing import Any, TypeVar, overload
 import httpx
 
 from tracer.client import _core
-from tracer.client._core import DEFAULT_URL, RETRY_STATUSES, Call, FileLike, Progress, Upload
+from tracer.client._core import DEFAULT_URL, RETRY_STATUSES, Call, DeployProgress, FileLike, Progress, Upload
 from tracer.client.errors import TracerConnectionError, TracerError, TracerTimeoutError
 from tracer.client.models import (
     BlueprintSummary,
@@ -18,6 +18,7 @@ from tracer.client.models import (
     Dataset,
     DatasetSummary,
     Deployment,
+    DeploymentProgress,
     DeploymentSummary,
     ModelVersion,
     Prediction,
@@ -60,6 +61,10 @@ class AsyncModel:
         """Make a shadow's model live as a new version."""
         return await self.client.promote(self, shadow)
 
+    async def progress(self) -> DeploymentProgress:
+        """How far its creation has come (``live`` once it serves)."""
+        return await self.client.deployment_progress(self)
+
     async def refresh(self) -> AsyncModel:
         """Read the deployment again (its live version, status...); returns self."""
         self.deployment = (await self.client.get_deployment(self)).deployment
@@ -96,6 +101,9 @@ class AsyncTracerClient:
     ``max_backoff_s``); other errors raise at once (:mod:`tracer.client.errors`). Close it, or use it
     in an ``async with`` block.
     """
+
+    progress_interval_s: float = _core.PROGRESS_INTERVAL_S
+    """How often ``deploy(on_progress=...)`` polls the deployment's progress."""
 
     def __init__(
         self,
@@ -229,24 +237,67 @@ class AsyncTracerClient:
         column_mapping: Mapping[str, str] | None = None,
         key_field: str | None = None,
         labels: Mapping[str, Any] | None = None,
+        on_progress: DeployProgress | None = None,
     ) -> AsyncModel:
-        """Train a blueprint on a dataset (and/or attach it to input topics), publish and serve it."""
+        """Train a blueprint on a dataset (and/or attach it to input topics), publish and serve it.
+
+        ``on_progress(rows_done, rows_total)`` is called as the training replay goes on (the client
+        polls ``GET /deployments/{id}/progress`` while the deploy runs; without an ``id`` it picks
+        one), and last with ``(rows, rows)`` once the model is live."""
+        if on_progress is not None and dataset is not None and id is None:
+            id = _core.new_deployment_id(blueprint)
         options = {"id": id, "input_topics": list(input_topics) if input_topics else None,
                    "column_mapping": dict(column_mapping) if column_mapping else None,
                    "key_field": key_field, "labels": dict(labels) if labels else None}  # fmt: skip
-        return AsyncModel(self, await self._run(_core.deploy(blueprint, dataset, parameters, options)))
+        call = _core.deploy(blueprint, dataset, parameters, options)
+        if on_progress is None or id is None or dataset is None:
+            return AsyncModel(self, await self._run(call))
+        relay = _core.ProgressRelay(on_progress)
+        posted = asyncio.ensure_future(self._run(call))
+        try:
+            while not (await asyncio.wait({posted}, timeout=self.progress_interval_s))[0]:
+                relay.seen(await self._poll_progress(id))
+        finally:
+            if not posted.done():
+                posted.cancel()
+        deployment = posted.result()
+        relay.finish(deployment)
+        return AsyncModel(self, deployment)
+
+    async def _poll_progress(self, deployment_id: str) -> DeploymentProgress | None:
+        """One look at the progress, no retry: None if there is nothing to show (yet)."""
+        try:
+            response = await self._http.get(f"/deployments/{_core.segment(deployment_id)}/progress")
+        except httpx.HTTPError:
+            return None
+        return _core.read_progress(response)
 
     async def predict(self, model: AsyncModel | Deployment | str, input: Mapping[str, Any]) -> Prediction:
         """Score one row with a deployment's live model."""
         return await self._run(_core.predict(model, input))
 
     async def create_composite(
-        self, designation: str, components: Sequence[str | AsyncModel], objective: str
+        self,
+        designation: str,
+        components: Sequence[str | AsyncModel],
+        objective: str,
+        *,
+        entity: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> AsyncCompositeModel:
-        """Combine deployments that share an entity under an objective (composites, issue 21)."""
-        return AsyncCompositeModel(
-            self, await self._run(_core.create_composite(designation, components, objective))
-        )
+        """Combine deployments that share an entity under an objective (composites, issue 21).
+        ``components`` are deployments (or blueprint ids each run by one deployment); ``overrides``
+        change the objective's documented assumptions."""
+        call = _core.create_composite(designation, components, objective, entity, overrides)
+        return AsyncCompositeModel(self, await self._run(call))
+
+    async def get_composite(self, composite_id: str) -> AsyncCompositeModel:
+        """A composite declared before (in the deployments file, or by another client)."""
+        return AsyncCompositeModel(self, await self._run(_core.get_composite(composite_id)))
+
+    async def list_composites(self) -> list[Composite]:
+        """Every composite the worker reads."""
+        return await self._run(_core.list_composites())
 
     # -- more of the API -------------------------------------------------------------------------
 
@@ -265,6 +316,10 @@ class AsyncTracerClient:
 
     async def get_deployment(self, model: AsyncModel | Deployment | str) -> AsyncModel:
         return AsyncModel(self, await self._run(_core.get_deployment(model)))
+
+    async def deployment_progress(self, model: AsyncModel | Deployment | str) -> DeploymentProgress:
+        """How far a deployment's creation has come: its phase and training rows done out of total."""
+        return await self._run(_core.deployment_progress(model))
 
     async def stop_deployment(self, model: AsyncModel | Deployment | str) -> Deployment:
         """Stop scoring; its versions stay readable (idempotent)."""

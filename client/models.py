@@ -16,6 +16,7 @@ __all__ = [
     "Dataset",
     "DatasetSummary",
     "Deployment",
+    "DeploymentProgress",
     "DeploymentSummary",
     "ModelVersion",
     "Prediction",
@@ -141,6 +142,22 @@ class DeploymentSummary:
     def from_json(cls, data: JSON) -> DeploymentSummary:
         return cls(data["id"], data["blueprint"], data["status"], data.get("model_version"), data["owned_here"],
                    data["input_topics"], data.get("stopped_at"), data)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeploymentProgress:
+    """How far a deployment's creation has come: its phase (``queued``, ``training``, ``publishing``,
+    ``live``, ``failed`` or ``stopped``) and the rows its training replayed out of the dataset's."""
+
+    deployment: str
+    phase: str
+    done: int
+    total: int | None
+    raw: JSON = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DeploymentProgress:
+        return cls(data["deployment"], data["phase"], data["done"], data.get("total"), data)
 
 
 @dataclass(frozen=True)

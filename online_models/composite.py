@@ -8,9 +8,10 @@ output through its stable fields (``churn_probability``; ``expansion_probability
 the objective's horizon with no action and under each protocol the objective may recommend, and ranks
 the protocols by expected value after cost, as next-best-action engines arbitrate propensity x value.
 
-Value over the horizon H (months), for monthly value m, churn c, expansion e, default d:
+Value over the horizon H (months), for monthly value m, churn c, expansion e, default d, liquidation l:
 ``margin(m) x H x (1 - c/2) + w x e x (1 - c) x x_value x margin_rate x H/2``, times ``1 - d x lgd``,
-less the protocol's cost; churners leave on average half-way, an expansion lands half-way. A price
+less ``l x liquidation_penalty x m`` and the protocol's cost; churners leave on average half-way, an
+expansion lands half-way. A price
 change p scales the monthly price and multiplies churn by ``(1 + p)^-elasticity`` (unit elasticity
 without ``price_elasticity``).
 
@@ -19,7 +20,7 @@ whose spread propagates each component's uncertainty (a probability p with confi
 deviation (1 - k) x sqrt(p(1 - p)); the elasticity its interval's half-width / 1.96), the objective's
 uncertainty on the assumed effect or, once outcomes arrive, the learned effect's posterior spread.
 
-Learning from outcomes (:class:`OutcomeLearner`): a contextual bandit (Thompson sampling) that learns
+Learning from outcomes (:class:`~tracer.online_models.composite_learning.OutcomeLearner`): a contextual bandit (Thompson sampling) that learns
 each protocol's true multipliers on the components' probabilities from what happened to the entities it
 was applied to, starting from the objective's assumptions; the decision then uses the learned effects.
 """
@@ -28,37 +29,56 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
-
-import numpy as np
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from tracer.blueprints import objectives
 from tracer.blueprints.objectives import (
     CHURN,
     CREDIT,
     EXPANSION,
+    LIQUIDATION,
     NO_EFFECT,
     PRICE_CURVE,
     Assumption,
     Objective,
 )
-from tracer.schemas.composites import CompositeDecision, CompositeSpec, RecommendedProtocol, RiskAssessment
+from tracer.schemas.composites import (
+    CompositeComponent,
+    CompositeDecision,
+    CompositeSpec,
+    RecommendedProtocol,
+    RiskAssessment,
+)
+from tracer.schemas.deployment import DeploymentSpec
+
+if TYPE_CHECKING:  # the learner reads values through this module
+    from tracer.online_models.composite_learning import OutcomeLearner
 
 __all__ = [
     "Composite",
-    "CompositeEngine",
     "CompositeError",
-    "OutcomeLearner",
     "Reading",
     "decide",
     "gains",
     "read",
+    "recommendation",
+    "resolve",
     "validate",
     "value",
 ]
 
-MONTHLY_VALUE_KEYS = ("monthly_value", "mrr", "monthly_revenue", "monthly_spend", "monthly_charges")
+MONTHLY_VALUE_KEYS = (
+    "monthly_value",
+    "mrr",
+    "monthly_revenue",
+    "monthly_spend",
+    "monthly_charges",
+    "debt_usd",
+    "debt_value_usd",
+    "position_value",
+)
+"""Where an analyzed row gives the entity's value (a customer's monthly value, a position's debt)."""
 DEFAULT_EXPANSION_SHARE = 0.3
 """An expansion's monthly value as a share of the monthly value when ``upsell_likelihood`` gives none."""
 
@@ -138,6 +158,34 @@ def validate(
     return Composite(spec, objective, entity, served)
 
 
+def resolve(
+    spec: CompositeSpec, deployments: Mapping[str, DeploymentSpec], known_blueprints: Collection[str]
+) -> Composite:
+    """``spec`` checked against running ``deployments`` (by id): a component named by a deployment's id
+    is that deployment; one named by a blueprint id is the one deployment running it (refused if none or
+    several: name the deployment then); a component's entity defaults to its deployment's key field.
+    Then :func:`validate`. Raises :class:`CompositeError` naming the field."""
+    components = []
+    for i, component in enumerate(spec.components):
+        deployment_id = component.deployment
+        blueprint = component.blueprint
+        if deployment_id is None and blueprint in deployments and blueprint not in known_blueprints:
+            deployment_id, blueprint = blueprint, deployments[blueprint].blueprint
+        if deployment_id is None:
+            running = sorted(d for d, s in deployments.items() if s.blueprint == blueprint)
+            if blueprint in known_blueprints and len(running) != 1:
+                problem = "no deployment runs it" if not running else f"several deployments run it: {running}"
+                raise CompositeError(
+                    f"components[{i}]", f"{blueprint!r}: {problem}; name one with {{blueprint, deployment}}"
+                )
+            deployment_id = running[0] if running else blueprint
+        running_spec = deployments.get(deployment_id)
+        entity = component.entity or (running_spec.key_field if running_spec is not None else None)
+        components.append(CompositeComponent(blueprint=blueprint, deployment=deployment_id, entity=entity))
+    resolved = spec.model_copy(update={"components": components})
+    return validate(resolved, known_blueprints, {d: s.blueprint for d, s in deployments.items()})
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the components say about one entity: probabilities with their standard deviations."""
@@ -150,6 +198,8 @@ class Reading:
     expansion_value: float = 0.0
     default: float = 0.0
     default_sd: float = 0.0
+    liquidation: float = 0.0
+    liquidation_sd: float = 0.0
     elasticity: float = -1.0
     elasticity_sd: float = 0.0
     reference_price: float | None = None
@@ -177,6 +227,8 @@ def read(
             fields["expansion_value"] = float(upsell["potential_expansion_value"])
     if (credit := outputs.get(CREDIT)) is not None:
         fields["default"], fields["default_sd"] = _probability(credit, "default_probability")
+    if (position := outputs.get(LIQUIDATION)) is not None:
+        fields["liquidation"], fields["liquidation_sd"] = _probability(position, "liquidation_probability")
     if (curve := outputs.get(PRICE_CURVE)) is not None:
         fields["elasticity"] = float(curve["elasticity"])
         low, high = (float(v) for v in curve.get("elasticity_interval") or (fields["elasticity"],) * 2)
@@ -187,16 +239,24 @@ def read(
 
 
 def value(r: Reading, a: Assumption, objective: Objective) -> float:
-    """Expected value over the horizon of one entity under assumption ``a``, after its cost (module doc)."""
-    factor = 1.0 + a.price_change
-    churn = min(r.churn * a.churn * math.pow(factor, -r.elasticity), 1.0)
-    expansion = min(r.expansion * a.expansion, 1.0)
-    default = min(r.default * a.default, 1.0)
+    """Expected value over the horizon of one entity under assumption ``a``, after its cost (module doc).
+    (Written for speed: the stream stage calls it for every protocol on every component prediction.)"""
+    price_change = a.price_change
+    factor = 1.0 + price_change
+    churn = r.churn * a.churn * (math.pow(factor, -r.elasticity) if price_change else 1.0)
+    churn = churn if churn < 1.0 else 1.0
+    expansion = r.expansion * a.expansion
+    expansion = expansion if expansion < 1.0 else 1.0
+    default = r.default * a.default
+    default = default if default < 1.0 else 1.0
     m, horizon = r.monthly_value, objective.horizon_months
-    monthly_margin = m * factor - m * (1.0 - objective.margin_rate)
-    kept = monthly_margin * horizon * (1.0 - churn / 2.0)
-    expanded = expansion * (1.0 - churn) * r.expansion_value * objective.margin_rate * horizon / 2.0
+    margin_rate = objective.margin_rate
+    kept = (m * factor - m * (1.0 - margin_rate)) * horizon * (1.0 - churn / 2.0)
+    expanded = expansion * (1.0 - churn) * r.expansion_value * margin_rate * horizon / 2.0
     gross = (kept + objective.expansion_weight * expanded) * (1.0 - default * objective.loss_given_default)
+    if r.liquidation:
+        liquidation = r.liquidation * a.liquidation
+        gross -= (liquidation if liquidation < 1.0 else 1.0) * objective.liquidation_penalty * m
     return gross - a.cost - a.cost_months * m
 
 
@@ -207,7 +267,7 @@ STEP = 1e-3
 
 def _spreads(r: Reading, base: Assumption, objective: Objective) -> Nudged:
     found = []
-    for name in ("churn", "expansion", "default", "elasticity"):
+    for name in ("churn", "expansion", "default", "liquidation", "elasticity"):
         sd = float(getattr(r, name + "_sd"))
         if sd > 0:
             shifted = Reading(**{**r.__dict__, name: float(getattr(r, name)) + STEP})
@@ -239,7 +299,7 @@ def _impact(amount: float, currency: str) -> str:
 
 
 def _risk(r: Reading) -> RiskAssessment:
-    loss = 1.0 - (1.0 - r.churn) * (1.0 - r.default)
+    loss = 1.0 - (1.0 - r.churn) * (1.0 - r.default) * (1.0 - r.liquidation)
     return "critical" if loss >= 0.75 else "high" if loss >= 0.5 else "medium" if loss >= 0.25 else "low"
 
 
@@ -260,6 +320,24 @@ def gains(
         effect = a if learner is None else learner.effect(name, r)
         found[name] = _gain_and_spread(r, effect, base_value, objective, nudged)
     return found
+
+
+def recommendation(
+    composite: Composite, outputs: Mapping[str, Mapping[str, Any]], max_protocols: int = 3
+) -> list[str]:
+    """What :func:`decide` would recommend (protocol names, in order) and the risk, without the
+    confidences: a quarter of its work. The stream stage asks this first and decides only on a change."""
+    objective = composite.objective
+    r = read(outputs, objective, {})
+    base = objective.protocols.get(objective.baseline, NO_EFFECT)
+    base_value = value(r, base, objective)
+    ranked = sorted(
+        ((value(r, a, objective) - base_value, name) for name, a in objective.protocols.items()
+         if name != objective.baseline),
+        key=lambda item: -item[0],
+    )  # fmt: skip
+    names = [name for g, name in ranked[:max_protocols] if g > 0] or [objective.baseline]
+    return [*names, _risk(r)]
 
 
 def decide(
@@ -300,121 +378,3 @@ def decide(
         horizon_months=objective.horizon_months,
         components=sorted(b for b in outputs if b in composite.deployments),
     )
-
-
-Kind = tuple[str, str]
-"""An effect the learner estimates: (the Reading's probability, the Assumption's multiplier)."""
-KINDS: tuple[Kind, ...] = (("churn", "churn"), ("expansion", "expansion"), ("default", "default"))
-VALUE_BANDS = (0.7, 1.4)
-"""Monthly value / the objective's, where the learner's value bands split."""
-PROBABILITY_BANDS = (0.15, 0.3)
-
-
-def _band(v: float, cuts: tuple[float, ...]) -> int:
-    return sum(v >= c for c in cuts)
-
-
-@dataclass
-class OutcomeLearner:
-    """A contextual bandit that learns what each protocol really does from outcomes: which protocol was
-    applied to an entity, and whether it then churned, expanded, defaulted.
-
-    Per protocol, context (value band x the probability's own band: 9 contexts) and probability, the
-    effect is a multiplier k on the component's probability (as in :class:`Assumption`), with a Gamma
-    posterior: events observed over events the components predicted (price effects through the
-    elasticity included), starting from the objective's assumption worth ``prior_events`` events. The
-    no-action arm is learned the same way, which calibrates the components, and gains compare a protocol
-    with it. :meth:`choose` is Thompson sampling: one draw of every arm's effects, the best value wins.
-    (River's ``bandit`` policies pick arms from rewards alone, with no prior from the objective and no
-    structure of the value; LinUCB on the realised value, tried first, drowned in the outcome noise.)
-    """
-
-    objective: Objective
-    prior_events: float = 20.0
-    seed: int = 0
-    posterior: dict[tuple[str, int, int, str], list[float]] = field(default_factory=dict)
-    counts: dict[str, list[float]] = field(default_factory=dict)
-    """Per protocol: outcomes, sum of measured gains, sum of assumed gains."""
-    _rng: np.random.Generator = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = np.random.default_rng(self.seed)
-
-    def _cell(self, name: str, r: Reading, probability: str, multiplier: str) -> list[float]:
-        key = (name, _band(r.monthly_value / self.objective.monthly_value, VALUE_BANDS),
-               _band(float(getattr(r, probability)), PROBABILITY_BANDS), probability)  # fmt: skip
-        if key not in self.posterior:
-            assumed = getattr(self.objective.protocols.get(name, NO_EFFECT), multiplier)
-            self.posterior[key] = [assumed * self.prior_events, self.prior_events]
-        return self.posterior[key]
-
-    def outcomes(self, name: str) -> int:
-        return int(self.counts.get(name, [0.0])[0])
-
-    def effect(self, name: str, r: Reading, draw: bool = False) -> Assumption:
-        """``name``'s assumption with the learned multipliers at ``r`` (posterior means, or one draw),
-        its uncertainty the largest relative posterior spread."""
-        a = self.objective.protocols.get(name, NO_EFFECT)
-        changes: dict[str, float] = {}
-        spread = 0.0
-        for probability, multiplier in KINDS:
-            if getattr(r, probability) <= 0:
-                continue
-            alpha, beta = self._cell(name, r, probability, multiplier)
-            changes[multiplier] = float(self._rng.gamma(alpha, 1.0 / beta)) if draw else alpha / beta
-            spread = max(spread, 1.0 / math.sqrt(alpha))
-        return replace(a, uncertainty=0.0 if draw else min(spread, a.uncertainty), **changes)
-
-    def update(self, name: str, r: Reading, outcome: Mapping[str, bool | float]) -> None:
-        """One outcome: ``name`` was applied to an entity read as ``r``; ``outcome`` says whether it
-        ``churned``, ``expanded``, ``defaulted`` (each optional)."""
-        a = self.objective.protocols.get(name, NO_EFFECT)
-        factor = math.pow(1.0 + a.price_change, -r.elasticity)
-        base = self.objective.baseline
-        learned = value(r, self.effect(name, r), self.objective) - value(
-            r, self.effect(base, r), self.objective
-        )
-        assumed = value(r, a, self.objective) - value(
-            r, self.objective.protocols.get(base, NO_EFFECT), self.objective
-        )
-        for (probability, multiplier), event in zip(KINDS, ("churned", "expanded", "defaulted"), strict=True):
-            p = float(getattr(r, probability))
-            if p <= 0 or outcome.get(event) is None:
-                continue
-            cell = self._cell(name, r, probability, multiplier)
-            cell[0] += float(outcome[event])
-            cell[1] += min(p * (factor if probability == "churn" else 1.0), 1.0)
-        counts = self.counts.setdefault(name, [0.0, 0.0, 0.0])
-        counts[0] += 1
-        counts[1] += learned
-        counts[2] += assumed
-
-    def choose(self, r: Reading) -> str:
-        """The protocol to apply (or the baseline): Thompson sampling on every arm's effects."""
-        arms = [self.objective.baseline, *self.objective.protocols]
-        return max(arms, key=lambda name: value(r, self.effect(name, r, draw=True), self.objective))
-
-    def uplift(self) -> dict[str, dict[str, float]]:
-        """Per protocol: outcomes seen, the measured uplift over no action at their contexts (under the
-        learned effects) and the uplift the objective assumed there, per entity."""
-        return {
-            name: {"outcomes": n, "measured_uplift": measured / n, "assumed_uplift": assumed / n}
-            for name, (n, measured, assumed) in self.counts.items() if n
-        }  # fmt: skip
-
-
-@dataclass
-class CompositeEngine:
-    """A composite's state: per entity, the latest output of each component; :meth:`analyze` decides.
-    (The stream stage, fed from ``tracer.predictions`` and publishing to ``tracer.composites``, is next.)"""
-
-    composite: Composite
-    learner: OutcomeLearner | None = None
-    latest: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
-
-    def observe(self, entity: str, blueprint: str, output: Mapping[str, Any]) -> None:
-        if blueprint in self.composite.deployments:
-            self.latest.setdefault(entity, {})[blueprint] = output
-
-    def analyze(self, entity: str, context: Mapping[str, Any] | None = None) -> CompositeDecision:
-        return decide(self.composite, entity, self.latest.get(entity, {}), context, learner=self.learner)

@@ -37,6 +37,7 @@ from tracer.drift import AgreementTracker, DriftMonitor, ModelKind, PromotionJud
 from tracer.online_models.batch import BatchResult, DeadLetterOut, PredictionOut, RoutedEvent, decode_row
 from tracer.online_models.deployment import Captured, Deployment, Scored
 from tracer.online_models.lifecycle import ModelLifecycle
+from tracer.online_models.report_history import history_of
 from tracer.online_models.shadows import attach_copy, pinned_to, shadow_info
 from tracer.online_models.versions import VersionHistory
 from tracer.schemas import (
@@ -115,6 +116,7 @@ class LiveDeployment(ModelLifecycle):
             spec.id,
             outcome="binary" if self.task in ("binary", "multiclass") else "regression",
             policy=spec.drift,
+            score_name=blueprint.output.headline,
         )
         self.drift_exempt = frozenset(blueprint.drift_exempt_features)
         self.judge = PromotionJudge.from_policy(spec.drift, kind)
@@ -240,6 +242,7 @@ class LiveDeployment(ModelLifecycle):
                 shadow.expire(self.live.watermark_s)
         for letter in result.dead_letters:
             self.dead_lettered[letter.reason.value] += 1
+        history_of(self, self.task).record(result.alerts, result.reports, position=self.position)
         return result
 
     def _score_rows(
@@ -343,6 +346,7 @@ class LiveDeployment(ModelLifecycle):
                     if captured.key in live_by_key:
                         self.trackers[name].observe_label(live_by_key[captured.key], captured.score, y)
         self._auto_promote(result, now_ms)
+        history_of(self, self.task).record(result.alerts, (), outcomes, position=self.position)
         return result
 
     def _learn_live(self, pairs: list[tuple[Captured, float]], result: BatchResult, now_ms: int) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from tracer.schemas.base import InboundModel, NonEmptyStr, OutboundModel
+from tracer.schemas.base import InboundModel, NonEmptyStr, OutboundModel, SourceOffset
 
 __all__ = ["CompositeComponent", "CompositeDecision", "CompositeSpec", "RecommendedProtocol"]
 
@@ -66,3 +66,7 @@ class CompositeDecision(OutboundModel):
     baseline_value: float = Field(description="Expected value over the horizon with no action.")
     horizon_months: int = Field(ge=1)
     components: list[str] = Field(description="The components whose latest prediction was used.")
+    source: SourceOffset | None = Field(
+        default=None,
+        description="In the stream: the prediction (on tracer.predictions) that changed the recommendation.",
+    )

@@ -29,7 +29,7 @@ def _example() -> Any:
 
 
 def test_the_readme_shows_the_example_file_whole() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs/blueprints-howto.md").read_text(), flags=re.S)
     assert EXAMPLE.read_text() in blocks
 
 

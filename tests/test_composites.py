@@ -11,14 +11,14 @@ from tracer.blueprints import objectives, registry
 from tracer.blueprints.actions import PROTOCOLS
 from tracer.blueprints.objectives import NO_EFFECT, Assumption
 from tracer.online_models.composite import (
-    CompositeEngine,
     CompositeError,
-    OutcomeLearner,
+    decide,
     gains,
     read,
     validate,
     value,
 )
+from tracer.online_models.composite_learning import OutcomeLearner
 from tracer.schemas.composites import CompositeDecision, CompositeSpec
 
 SEED = ["customer_churn", "price_elasticity", "upsell_likelihood", "payment_default"]
@@ -45,9 +45,7 @@ def outputs(churn: float = 0.3, expansion: float = 0.2, default: float = 0.05, c
 # objectives
 
 
-@pytest.mark.parametrize(
-    "objective_id", ["maximize_revenue_6_months", "minimize_churn_loss", "maximize_margin"]
-)
+@pytest.mark.parametrize("objective_id", objectives.ids())
 def test_objectives_speak_the_archive_vocabulary_about_registered_blueprints(objective_id: str) -> None:
     objective = objectives.get(objective_id)
     assert set(objective.protocols) | {objective.baseline} <= set(PROTOCOLS)
@@ -114,11 +112,8 @@ def test_components_must_be_live_deployments_of_their_blueprint() -> None:
 
 
 def test_the_decision_has_the_seed_fields_computed_from_the_components() -> None:
-    engine = CompositeEngine(validate(spec(), registry.ids()))
-    for blueprint, output in outputs(churn=0.45, expansion=0.4).items():
-        engine.observe("c-1", blueprint, output)
-    engine.observe("c-1", "player_churn", {"churn_probability": 1.0})  # not a component: ignored
-    decision = engine.analyze("c-1", {"mrr": 800.0})
+    seen = {**outputs(churn=0.45, expansion=0.4), "player_churn": {"churn_probability": 1.0}}
+    decision = decide(validate(spec(), registry.ids()), "c-1", seen, {"mrr": 800.0})  # player_churn: ignored
     assert isinstance(decision, CompositeDecision)
     assert decision.components == sorted(SEED) and decision.risk_assessment == "medium"
     assert decision.recommended_protocols, decision
@@ -177,10 +172,7 @@ def test_margin_objective_values_a_price_rise_on_inelastic_demand() -> None:
 def engine_decision(
     composite: Any, outs: dict[str, dict[str, Any]], ctx: dict[str, Any]
 ) -> CompositeDecision:
-    engine = CompositeEngine(composite)
-    for blueprint, output in outs.items():
-        engine.observe("e", blueprint, output)
-    return engine.analyze("e", ctx)
+    return decide(composite, "e", outs, ctx)
 
 
 # learning from outcomes

@@ -25,6 +25,7 @@ import faust
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from tracer.agents.api.base import ApiView
+from tracer.agents.api.composite_views import COMPOSITE_VIEWS
 from tracer.agents.api.context import CONTEXT, ApiContext
 from tracer.agents.api.datasets import DatasetStore
 from tracer.agents.api.dlq_views import DLQ_VIEWS
@@ -40,7 +41,9 @@ from tracer.agents.api.protection import (
     body_limit_middleware,
     rate_limit_middleware,
 )
+from tracer.agents.api.report_views import REPORT_VIEWS
 from tracer.agents.api.sdk_views import SDK_VIEWS, UploadDataset
+from tracer.agents.composites import CompositeStage
 from tracer.agents.metrics import TracerMetrics
 from tracer.agents.scoring import ScoringService
 from tracer.agents.settings import Settings
@@ -49,6 +52,8 @@ __all__ = ["VIEWS", "ApiContext", "attach_api"]
 
 VIEWS: tuple[type[ApiView], ...] = (*ML_VIEWS, *SDK_VIEWS, *LIFECYCLE_VIEWS, *DLQ_VIEWS, OpenApi)
 """Every view of the API."""
+VIEWS += REPORT_VIEWS
+VIEWS += COMPOSITE_VIEWS
 
 
 def attach_api(
@@ -58,6 +63,7 @@ def attach_api(
     metrics: TracerMetrics,
     settings: Settings,
     api_keys: Sequence[str],
+    composites: CompositeStage | None = None,
 ) -> ApiContext:
     """Serve the API from ``app``'s web server; call it before the worker starts. Returns its context.
 
@@ -77,6 +83,7 @@ def attach_api(
         datasets=DatasetStore(),
         probe=BrokerProbe(settings.broker),
         openapi=openapi_json(),
+        composites=composites,
     )
     web_app = web.web_app
     web_app[CONTEXT] = context

@@ -18,6 +18,8 @@ from tracer.agents.api.datasets import DatasetStore
 from tracer.agents.api.errors import ApiError
 from tracer.agents.api.health import BrokerProbe
 from tracer.agents.api.models import StoppedDeployment
+from tracer.agents.api.progress import ProgressBoard
+from tracer.agents.composites import CompositeStage
 from tracer.agents.metrics import STATUS_ERROR, STATUS_OK, STATUS_REJECTED, RequestStatus, TracerMetrics
 from tracer.agents.scoring import Owned, ScoringService
 from tracer.agents.settings import Settings
@@ -53,7 +55,10 @@ class ApiContext:
     trainings: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CONCURRENT_TRAININGS))
     """Training replays run in threads; at most this many at once, the others wait."""
     stopped: dict[str, StoppedDeployment] = field(default_factory=dict)
+    composites: CompositeStage | None = None
+    """The composites' stream stage: its table holds the composites this worker reads (issue 21)."""
     """Deployments stopped with ``DELETE /deployments/{id}`` (read from the registry at start)."""
+    progress: ProgressBoard = field(default_factory=ProgressBoard)  # deployments being created
 
     def owned(self, deployment_id: str) -> Owned:
         """The deployment this worker owns; 404 if nobody knows it, 503 if another worker owns it."""

@@ -8,6 +8,9 @@ Values are read as written; :func:`~tracer.blueprints.profiling.profile_dataset`
 
 An upload is streamed to a temporary file as it arrives (:func:`receive_upload`), within the route's
 limit, and parsed from there in a thread: the worker never holds the raw bytes of a large file.
+Upload progress is the client's to report (it streams the body and counts what it sent; the worker
+received the same, less what sits in socket buffers), so there is no server-side upload progress
+endpoint: it would need an upload id known before the ``POST`` and tell the client nothing new.
 
 The store keeps at most ``max_datasets`` datasets and ``max_bytes`` uploaded bytes, evicting the
 least recently used; a request for an evicted dataset gets 404 saying so.

@@ -6,6 +6,8 @@
    dataset, the column mapping, label source and key field default to what the dataset shows;
 2. train (:func:`train`, in a thread, on a ``LiveDeployment`` nobody else sees yet): a progressive
    replay of the dataset through the live model, so the trained model is the one that goes live;
+   its progress (rows replayed out of the dataset's) is on ``GET /deployments/{id}/progress``
+   meanwhile (:mod:`~tracer.agents.api.progress`);
 3. create the input topics and publish the spec and its first version to ``tracer.registry``;
 4. install it in this worker: the scoring service owns it (its routed log starts at the routed
    partition's current end), the router routes its rows and labels (it subscribes to an input
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -92,6 +94,8 @@ def plan_spec(
             column_mapping=mapping,
             key_field=request.key_field or columns.get(blueprint.entity_input) or blueprint.entity_input,
             labels=labels,
+            shadows=request.shadows,
+            drift=request.drift,
         )
     except ValidationError as error:
         raise ApiError(422, "invalid_deployment", validation_detail(error, where="deployment")) from None
@@ -118,9 +122,16 @@ def _check_outcome(blueprint: Any, columns: Mapping[str, str | None]) -> None:
 
 
 def train(
-    spec: DeploymentSpec, frame: pd.DataFrame | None, *, created_at: int
+    spec: DeploymentSpec,
+    frame: pd.DataFrame | None,
+    *,
+    created_at: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[LiveDeployment, ReplayReport | None]:
-    """A new live deployment, replay-trained on ``frame`` if given. Blocking: run it in a thread."""
+    """A new live deployment, replay-trained on ``frame`` if given. Blocking: run it in a thread.
+
+    ``progress(rows_done, rows_total)`` is called after each replayed batch.
+    """
     try:
         live = LiveDeployment(spec, created_at=created_at)
     except InputError as error:
@@ -129,7 +140,7 @@ def train(
         return live, None
     batch_rows = 1 if live.sequential else REPLAY_BATCH_ROWS
     try:
-        report = live.live.replay(frame, batch_size=batch_rows)
+        report = live.live.replay(frame, batch_size=batch_rows, progress=progress)
     except InputError as error:
         raise ApiError(422, "dataset_incompatible", str(error)) from None
     if report.n_scored == 0:
@@ -184,14 +195,20 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
         raise ApiError(422, "invalid_deployment", "give a dataset to train on, input_topics to read, or both")
     frame = ctx.datasets.get(request.dataset).frame if request.dataset is not None else None
     ctx.creating.add(deployment_id)
+    board = ctx.progress
+    board.start(deployment_id, len(frame) if frame is not None else None)
     try:
         default_topic = f"{settings.topic_prefix}tracer.inputs.{deployment_id}"
         async with ctx.trainings:
+            board.phase(deployment_id, "training")
             spec = await asyncio.to_thread(
                 plan_spec, request, deployment_id=deployment_id, default_topic=default_topic, frame=frame
             )
             spec = settings.local_spec(spec)
-            live, report = await asyncio.to_thread(train, spec, frame, created_at=now_ms())
+            live, report = await asyncio.to_thread(
+                train, spec, frame, created_at=now_ms(), progress=board.reporter(deployment_id)
+            )
+        board.phase(deployment_id, "publishing")
         topics = {topic: settings.partitions for topic in spec.input_topics}
         await _broker(ctx, "create the input topics", ensure_topics(settings.broker, topics))
         await _broker(
@@ -202,10 +219,14 @@ async def create_deployment(ctx: ApiContext, request: DeployRequest) -> Deployme
         routed_end = await _broker(ctx, "read the routed topic's end", _routed_end(ctx, deployment_id))
         _install(ctx, spec, live, routed_end)
         await ctx.service.add_route(spec)
+    except BaseException:
+        board.phase(deployment_id, "failed")
+        raise
     finally:
         ctx.creating.discard(deployment_id)
     if report is not None:
         ctx.replays[spec.id] = report
+    board.phase(deployment_id, "live")
     return describe(ctx, spec.id)
 
 

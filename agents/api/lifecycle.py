@@ -7,7 +7,9 @@
   and stay readable here (``GET /deployments/{id}``, ``.../versions``). The router stops routing
   its rows (and labels); what was routed before is skipped. Its id is not reused: deploying it again
   under the same id is a 409.
-- ``GET /datasets``, ``GET /datasets/{dataset_id}``, ``DELETE /datasets/{dataset_id}`` (204).
+- ``GET /datasets``, ``GET /datasets/{dataset_id}``, ``DELETE /datasets/{dataset_id}`` (204);
+- ``GET /deployments/{deployment_id}/progress``: how far its creation has come (its training replay's
+  rows done out of the dataset's, then live), as :mod:`~tracer.agents.api.progress` records it.
 
 Only the worker that owns a deployment can stop it (others answer 503, as for a rollback). A stop is
 idempotent: stopping a stopped deployment answers the same.
@@ -25,11 +27,13 @@ from faust.web import Request
 from tracer.agents.api.base import ApiView
 from tracer.agents.api.context import ApiContext, json_response, now_ms
 from tracer.agents.api.deploy import _broker, describe
+from tracer.agents.api.errors import ApiError
 from tracer.agents.api.models import (
     DatasetList,
     DatasetResponse,
     DatasetSummary,
     DeploymentList,
+    DeploymentProgress,
     DeploymentResponse,
     DeploymentSummary,
     StoppedDeployment,
@@ -40,9 +44,11 @@ from tracer.agents.topics import read_compacted
 __all__ = [
     "LIFECYCLE_VIEWS",
     "DatasetDetail",
+    "DeploymentProgressView",
     "dataset_list",
     "dataset_response",
     "deployment_list",
+    "deployment_progress",
     "publish_stop",
     "read_stopped",
     "restore_stopped",
@@ -156,6 +162,31 @@ async def stop_deployment(ctx: ApiContext, deployment_id: str) -> DeploymentResp
     return describe(ctx, deployment_id)
 
 
+def deployment_progress(ctx: ApiContext, deployment_id: str) -> DeploymentProgress:
+    """Stopped, else what the board tracks, else ``live`` if the worker knows it; ApiError 404."""
+    report = ctx.replays.get(deployment_id)
+    rows = report.n_rows if report is not None else None
+    if deployment_id in ctx.stopped:
+        return DeploymentProgress(deployment=deployment_id, phase="stopped", done=rows or 0, total=rows)
+    tracked = ctx.progress.get(deployment_id)
+    if tracked is not None:
+        return tracked
+    if deployment_id in ctx.service.specs:
+        return DeploymentProgress(deployment=deployment_id, phase="live", done=rows or 0, total=rows)
+    raise ApiError(404, "deployment_not_found", f"no deployment {deployment_id!r} here; {ctx.known()}")
+
+
+class DeploymentProgressView(ApiView):
+    """``GET /deployments/{deployment_id}/progress``."""
+
+    path = "/deployments/{deployment_id}/progress"
+
+    async def get(self, request: Request, **kwargs: Any) -> web.Response:
+        """The deployment's phase, and the rows its training replayed out of the dataset's."""
+        aio, ctx = self.aio(request)
+        return json_response(deployment_progress(ctx, aio.match_info["deployment_id"]))
+
+
 # -- datasets --------------------------------------------------------------------------------------
 
 
@@ -209,4 +240,4 @@ class DatasetDetail(ApiView):
         return web.Response(status=204)
 
 
-LIFECYCLE_VIEWS: tuple[type[ApiView], ...] = (DatasetDetail,)
+LIFECYCLE_VIEWS: tuple[type[ApiView], ...] = (DatasetDetail, DeploymentProgressView)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from tracer.blueprints.analysis import Suggestion
 from tracer.blueprints.profiling import ColumnProfile, TimeSeriesProfile
 from tracer.schemas import DeploymentSpec, LabelSource, MarketSnapshot, ModelVersion, ParamValue
-from tracer.schemas.deployment import DeploymentId, TopicName
+from tracer.schemas.deployment import DeploymentId, DriftPolicy, ShadowSpec, TopicName
 
 __all__ = [
     "AgentsHealth",
@@ -28,6 +28,7 @@ __all__ = [
     "DeployRequest",
     "DeploymentInfo",
     "DeploymentList",
+    "DeploymentProgress",
     "DeploymentResponse",
     "DeploymentSummary",
     "HealthResponse",
@@ -35,6 +36,7 @@ __all__ = [
     "PredictResponse",
     "PredictRowRequest",
     "PredictSnapshotRequest",
+    "ProgressPhase",
     "PromoteRequest",
     "RollbackRequest",
     "Row",
@@ -212,6 +214,8 @@ class DeployRequest(ApiModel):
     labels: LabelSource | None = Field(
         default=None, description="Default: inline from the dataset's label column, if it has one."
     )
+    shadows: list[ShadowSpec] = Field(default_factory=list, description="Challengers scored next to live.")
+    drift: DriftPolicy = Field(default_factory=DriftPolicy, description="Drift detection and shadow policy.")
 
 
 class ValidationReport(ApiModel):
@@ -239,6 +243,20 @@ class DeploymentResponse(ApiModel):
         default="running", description="'stopped' after DELETE /deployments/{id}: no longer scored."
     )
     stopped_at: int | None = Field(default=None, description="When it was stopped (epoch ms), if it was.")
+
+
+ProgressPhase = Literal["queued", "training", "publishing", "live", "failed", "stopped"]
+"""Where a deployment being created is: waiting for a training slot, replay-training on its dataset,
+writing the registry and installing, serving; or its creation failed; or it was stopped since."""
+
+
+class DeploymentProgress(ApiModel):
+    """How far ``POST /deployments`` has come for one deployment (its training replay, then going live)."""
+
+    deployment: str
+    phase: ProgressPhase
+    done: int = Field(ge=0, description="Rows of the training dataset replayed so far.")
+    total: int | None = Field(description="Rows in the training dataset; null without one.")
 
 
 class DeploymentSummary(ApiModel):

@@ -22,6 +22,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from tracer import __version__
 from tracer.agents.api.base import ApiView
 from tracer.agents.api.catalog import BlueprintDetails, BlueprintList
+from tracer.agents.api.composite_views import CompositeAnalysis, CompositeList, CompositeResponse
 from tracer.agents.api.datasets import FORMATS
 from tracer.agents.api.errors import ErrorBody
 from tracer.agents.api.models import (
@@ -29,6 +30,7 @@ from tracer.agents.api.models import (
     DatasetList,
     DatasetResponse,
     DeploymentList,
+    DeploymentProgress,
     DeploymentResponse,
     DeployRequest,
     HealthResponse,
@@ -44,8 +46,10 @@ from tracer.agents.api.models import (
 from tracer.agents.api.protection import API_KEY_HEADER
 from tracer.agents.dlq import DeadLetterSummary
 from tracer.agents.dlq_replay import ReplayReport, ReplayRequest
+from tracer.agents.report.data import ReportData
 from tracer.blueprints import registry
 from tracer.schemas import ModelVersion
+from tracer.schemas.composites import CompositeSpec
 
 __all__ = ["OPERATIONS", "OpenApi", "Operation", "openapi_document", "openapi_json"]
 
@@ -113,16 +117,25 @@ OPERATIONS: tuple[Operation, ...] = (
                   ("get", "/deployments/{deployment_id}"), ("post", "/deployments/{deployment_id}/predict"),
                   ("get", "/deployments/{deployment_id}/versions"), ("post", "/deployments/{deployment_id}/rollback")))),
     Operation("get", "/deployments/{deployment_id}", "A deployment", "deployments", DeploymentResponse),
+    Operation("get", "/deployments/{deployment_id}/progress", "How far its creation has come", "deployments", DeploymentProgress),
     Operation("delete", "/deployments/{deployment_id}", "Stop a deployment (its versions stay readable)",
               "deployments", DeploymentResponse, errors=(503,)),
     Operation("post", "/deployments/{deployment_id}/predict", "Score a row", "deployments", PredictResponse,
               request=(RowBody,), errors=(409, 500, 503)),
     Operation("get", "/deployments/{deployment_id}/versions", "A deployment's model versions", "registry",
               VersionsResponse, errors=(503,)),
+    Operation("get", "/deployments/{deployment_id}/report", "A deployment's report series: metric over events, calibration, drift, shadows", "deployments", ReportData, errors=(409, 503)),
     Operation("post", "/deployments/{deployment_id}/rollback", "Restore an earlier model version", "registry",
               ModelVersion, status=201, request=(RollbackRequest,), body_optional=True, errors=(409, 503)),
     Operation("post", "/deployments/{deployment_id}/promote", "Make a shadow's model live", "registry",
               ModelVersion, status=201, request=(PromoteRequest,), errors=(409, 503)),
+    Operation("get", "/composites", "List composites", "composites", CompositeList),
+    Operation("post", "/composites", "Combine deployments that share an entity under an objective", "composites",
+              CompositeResponse, status=201, request=(CompositeSpec,), errors=(503,),
+              links=(("post", "/composites/{composite_id}/analyze", "/id"),)),
+    Operation("get", "/composites/{composite_id}", "A composite", "composites", CompositeResponse),
+    Operation("post", "/composites/{composite_id}/analyze", "The composite's decision for one entity",
+              "composites", CompositeAnalysis, request=(RowBody,)),
     Operation("get", "/deadletters/summary", "Dead letters by deployment, reason and field", "deadletters",
               DeadLetterSummary, errors=(422, 503),
               query=(("deployment", "Only this deployment."), ("since", "An ISO time (UTC) or a duration: 15m, 1h."))),

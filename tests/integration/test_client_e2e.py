@@ -195,6 +195,44 @@ def test_the_async_journey(worker: Worker, tmp_path: Path) -> None:
     assert asyncio.run(journey()) == "async-churn"
 
 
+def test_deploy_reports_its_training_progress(worker: Worker, tmp_path: Path) -> None:
+    """A deploy on some thousands of rows: the worker's ``GET /deployments/{id}/progress`` counts the rows
+    replayed while it trains, and ``on_progress`` gets increasing values ending at the total (sync, async)."""
+    rows = 12_000
+    path, _ = _customers(tmp_path, rows=rows, seed=5)
+    sync_calls: list[tuple[int, int | None]] = []
+    with worker.client() as tracer:
+        tracer.progress_interval_s = 0.1  # the worker's rate limit is 20 requests/s
+        dataset = tracer.upload_data(path)
+        model = tracer.deploy(
+            "customer_churn", dataset, on_progress=lambda done, total: sync_calls.append((done, total))
+        )
+        assert model.id.startswith("customer-churn-"), "the client picked the id it polled"
+        assert model.deployment.validation is not None and model.deployment.validation["rows"] == rows
+        after = model.progress()
+        assert (after.deployment, after.phase, after.done, after.total) == (model.id, "live", rows, rows)
+        with pytest.raises(NotFoundError):
+            tracer.deployment_progress("never-deployed")
+
+        async def deploy_async() -> list[tuple[int, int | None]]:
+            calls: list[tuple[int, int | None]] = []
+            async with AsyncTracerClient(KEYS["main"], worker.base, timeout=120) as client:
+                client.progress_interval_s = 0.1
+                deployed = await client.deploy(
+                    "customer_churn", dataset.id, on_progress=lambda done, total: calls.append((done, total))
+                )
+                assert (await deployed.progress()).phase == "live"
+            return calls
+
+        async_calls = asyncio.run(deploy_async())
+        tracer.delete_dataset(dataset)
+    for calls in (sync_calls, async_calls):
+        done = [each for each, _ in calls]
+        assert {total for _, total in calls} == {rows}, calls
+        assert done == sorted(set(done)) and done[-1] == rows, f"increasing, ending at the total: {calls}"
+        assert len([each for each in done if 0 < each < rows]) >= 3, f"seen while training: {calls}"
+
+
 # -- datasets and deployments: list, delete, stop --------------------------------------------------
 
 
@@ -279,16 +317,6 @@ def test_429_is_typed_with_its_hint_and_retried(worker: Worker) -> None:
     time.sleep(BURST / RATE_PER_S)
     retried = asyncio.run(burst(5))
     assert all(isinstance(a, list) for a in retried), "every call got through after waiting Retry-After"
-
-
-@pytest.mark.xfail(strict=True, reason="composites (issue 21) not landed")
-def test_composites(worker: Worker) -> None:
-    """Seed 000's composite, as issue 21 specifies: ``POST /composites``, then ``.../analyze``."""
-    with worker.client() as tracer:
-        composite = tracer.create_composite("revenue_optimization", ["market"], "maximize_revenue_6_months")
-        assert composite.composite.designation == "revenue_optimization"
-        strategy = composite.analyze({"symbol": "BTCUSDT"})
-        assert "recommended_protocols" in strategy and "risk_assessment" in strategy
 
 
 # -- last: a stop survives a restart ---------------------------------------------------------------

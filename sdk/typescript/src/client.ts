@@ -17,6 +17,7 @@ import type {
   Dataset,
   DatasetSummary,
   Deployment,
+  DeploymentProgress,
   DeploymentSummary,
   DeployRequest,
   Health,
@@ -26,6 +27,7 @@ import type {
   Row,
   Suggestion,
 } from "./types.js";
+import { newDeploymentId, ProgressRelay, type DeployProgress } from "./progress.js";
 import { hasXhr, prepare, xhrFetch, type UploadOptions, type UploadSource } from "./upload.js";
 
 /** A worker's web port on this machine. */
@@ -49,6 +51,8 @@ export interface ClientOptions {
   maxBackoffMs?: number;
   /** A `fetch` to use instead of the global one (tests, proxies). */
   fetch?: typeof fetch;
+  /** How often `deploy({onProgress})` polls the deployment's progress, in ms (default 250). */
+  progressIntervalMs?: number;
 }
 
 /** `deploy`'s config: the documents' `{blueprint, dataset, parameters}`, plus the API's other options. */
@@ -63,6 +67,10 @@ export interface DeployConfig<B extends string> {
   columnMapping?: Record<string, string>;
   keyField?: string;
   labels?: DeployRequest["labels"];
+  /** Called as the training replay goes on with `(rowsDone, rowsTotal)`, last with `(rows, rows)` once
+   * the model is live: the client polls `GET /deployments/{id}/progress` meanwhile (and picks the
+   * `id` if none is given). */
+  onProgress?: DeployProgress;
 }
 
 interface Send {
@@ -86,6 +94,7 @@ export class TracerClient {
   private readonly maxRetries: number;
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly progressIntervalMs: number;
 
   constructor(config: ClientOptions) {
     if (!config?.apiKey) throw new TypeError("TracerClient needs an apiKey (one of the worker's TRACER_API_KEYS)");
@@ -98,6 +107,7 @@ export class TracerClient {
     this.maxRetries = config.maxRetries ?? 3;
     this.backoffMs = config.backoffMs ?? 250;
     this.maxBackoffMs = config.maxBackoffMs ?? 10_000;
+    this.progressIntervalMs = config.progressIntervalMs ?? 250;
   }
 
   // -- datasets --------------------------------------------------------------------------------
@@ -154,11 +164,48 @@ export class TracerClient {
     const body: Record<string, unknown> = { blueprint: config.blueprint };
     if (config.dataset !== undefined) body.dataset = idOf(config.dataset);
     if (config.parameters) body.params = config.parameters;
-    const extra = { id: config.id, input_topics: config.inputTopics, column_mapping: config.columnMapping,
+    const polled = config.onProgress && config.dataset !== undefined;
+    const id = config.id ?? (polled ? newDeploymentId(config.blueprint) : undefined);
+    const extra = { id, input_topics: config.inputTopics, column_mapping: config.columnMapping,
       key_field: config.keyField, labels: config.labels };
     for (const [name, value] of Object.entries(extra)) if (value !== undefined) body[name] = value;
-    const deployment = await this.send<Deployment>("POST", "/deployments", { json: body, long: true });
+    const posted = this.send<Deployment>("POST", "/deployments", { json: body, long: true });
+    const deployment = polled && id ? await this.withProgress(posted, id, config.onProgress!) : await posted;
     return new Model<B>(this, deployment);
+  }
+
+  /** How far a deployment's creation has come: its phase, and its training rows done out of total. */
+  deploymentProgress(model: Id): Promise<DeploymentProgress> {
+    return this.send("GET", `/deployments/${segment(model)}/progress`);
+  }
+
+  private async withProgress(posted: Promise<Deployment>, id: string, onProgress: DeployProgress): Promise<Deployment> {
+    const relay = new ProgressRelay(onProgress);
+    let settled = false;
+    const over = posted.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      await Promise.race([over, sleep(this.progressIntervalMs)]);
+      if (!settled) relay.seen(await this.pollProgress(id));
+    }
+    const deployment = await posted;
+    relay.finish(deployment);
+    return deployment;
+  }
+
+  /** One look at a deployment's progress, no retry: undefined if there is nothing to show (yet). */
+  private async pollProgress(id: string): Promise<DeploymentProgress | undefined> {
+    try {
+      const response = await this.fetch(`${this.baseUrl}/deployments/${encodeURIComponent(id)}/progress`, {
+        headers: { "X-API-Key": this.apiKey, Accept: "application/json" },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return response.status === 200 ? ((await response.json()) as DeploymentProgress) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A deployment already running (or stopped), as a `Model`. */
@@ -201,9 +248,25 @@ export class TracerClient {
   // -- composites (issue 21) -------------------------------------------------------------------
 
   /** Combine deployments that share an entity under an objective (`POST /composites`, issue 21). */
-  async createComposite(config: { designation: string; components: Id[]; objective: string }): Promise<CompositeModel> {
+  async createComposite(config: {
+    designation: string;
+    components: Id[];
+    objective: string;
+    entity?: string;
+    overrides?: Record<string, unknown>;
+  }): Promise<CompositeModel> {
     const json = { ...config, components: config.components.map(idOf) };
     return new CompositeModel(this, await this.send<Composite>("POST", "/composites", { json }));
+  }
+
+  /** A composite declared before (in the deployments file or by another client). */
+  async getComposite(id: string): Promise<CompositeModel> {
+    return new CompositeModel(this, await this.send<Composite>("GET", `/composites/${encodeURIComponent(id)}`));
+  }
+
+  /** Every composite the worker reads. */
+  async listComposites(): Promise<Composite[]> {
+    return (await this.send<{ composites: Composite[] }>("GET", "/composites")).composites;
   }
 
   // -- the worker ------------------------------------------------------------------------------
@@ -310,6 +373,11 @@ export class Model<B extends AnyBlueprintId = AnyBlueprintId> {
   async stop(): Promise<Deployment> {
     this.deployment = await this.client.stopDeployment(this);
     return this.deployment;
+  }
+
+  /** How far its creation has come (`live` once it serves). */
+  progress(): Promise<DeploymentProgress> {
+    return this.client.deploymentProgress(this);
   }
 
   async refresh(): Promise<Deployment> {

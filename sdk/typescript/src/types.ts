@@ -20,6 +20,8 @@ export type DatasetSummary = S["DatasetSummary"];
 export type Suggestion = S["Suggestion"];
 /** A deployment as `GET /deployments/{id}` answers: spec, live version, status, validation. */
 export type Deployment = S["DeploymentResponse"];
+/** How far a deployment's creation has come: `{deployment, phase, done, total}`. */
+export type DeploymentProgress = S["DeploymentProgress"];
 /** A deployment as `listDeployments` lists it. */
 export type DeploymentSummary = S["DeploymentSummary"];
 /** One model version of a deployment. */
@@ -52,17 +54,9 @@ export type Prediction<B extends string = BlueprintId> = Omit<S["PredictResponse
 export type Row = Record<string, string | number | boolean | null>;
 
 /** A composite (issue 21): deployments that share an entity, combined under an objective. */
-export interface Composite {
-  id: string;
-  designation: string;
-  components: string[];
-  objective: string;
-  [field: string]: unknown;
-}
-/** A composite's decision for one entity (the documents' shape; the API's is issue 21's). */
-export interface CompositeAnalysis {
-  recommended_protocols?: { protocol: string; impact: string; confidence: number }[];
-  risk_assessment?: string;
-  optimal_price_point?: number;
-  [field: string]: unknown;
-}
+export type Composite = S["CompositeResponse"];
+/** A composite's decision for one entity: the seed's `recommended_protocols`, `risk_assessment` and
+ * `optimal_price_point`, with where each component's output came from (`scored_from`). */
+export type CompositeAnalysis = S["CompositeAnalysis"];
+/** The body of `POST /composites`. */
+export type CompositeSpec = S["CompositeSpec"];

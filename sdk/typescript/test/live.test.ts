@@ -46,10 +46,23 @@ test("the customer journey: upload, analyze, deploy, predict, versions, stop", {
   assert.equal(best?.blueprint, "customer_churn");
   assert.ok(best.compatibility > 0.9, best.reason);
 
-  const model = await tracer.deploy({ blueprint: "customer_churn", dataset, parameters: { predictionWindow: "60_days" } });
+  const ticks: [number, number | null][] = [];
+  const polling = new TracerClient({ apiKey: KEY, baseUrl: URL_, progressIntervalMs: 20 });
+  const model = await polling.deploy({
+    blueprint: "customer_churn", dataset, parameters: { predictionWindow: "60_days" },
+    onProgress: (done, total) => ticks.push([done, total]),
+  });
   assert.equal(model.blueprint, "customer_churn");
   assert.equal(model.deployment.validation?.rows, 2000);
   assert.ok(model.deployment.owned_here && model.deployment.streaming);
+  assert.match(model.id, /^customer-churn-[0-9a-f]{6}$/, "the client picked the id it polled");
+  assert.ok(ticks.length >= 2, `progress seen while training: ${JSON.stringify(ticks)}`);
+  assert.deepEqual(ticks.at(-1), [2000, 2000]);
+  for (const [i, [done, total]] of ticks.entries()) {
+    assert.equal(total, 2000);
+    if (i > 0) assert.ok(done > ticks[i - 1]![0], `increasing: ${JSON.stringify(ticks)}`);
+  }
+  assert.deepEqual(await model.progress(), { deployment: model.id, phase: "live", done: 2000, total: 2000 });
 
   const row = await firstRow(csv);
   const prediction = await model.predict(row);
@@ -125,13 +138,24 @@ test("429: over the rate, with its Retry-After; a retrying client gets through",
   assert.ok((await patient.listBlueprints()).length > 0);
 });
 
-const composites = NO_WORKER ? { skip: NO_WORKER } : { todo: "composites (issue 21) not landed" };
-test("createComposite and analyze (POST /composites)", composites, async () => {
+test("createComposite and analyze (POST /composites): a refusal names the field, a row is scored", { skip }, async () => {
   const tracer = client();
+  await assert.rejects(
+    tracer.createComposite({ designation: "broken", components: ["market"], objective: "minimize_churn_loss" }),
+    (e: unknown) => e instanceof InvalidRequestError && /customer_churn/.test(e.detail),
+  );
   const composite = await tracer.createComposite({
-    designation: "revenue_optimization", components: ["churn", "market"], objective: "maximize_revenue_6_months",
+    designation: "retention", components: ["churn"], objective: "minimize_churn_loss",
   });
-  assert.equal(composite.composite.designation, "revenue_optimization");
-  const strategy = await composite.analyze({ cust_id: "c1" });
-  assert.ok(Array.isArray(strategy.recommended_protocols));
+  assert.deepEqual(composite.composite.components, ["churn"]);
+  const row = await firstRow(need("TRACER_TEST_CSV"));
+  const strategy = await composite.analyze({ ...row, mrr: 120 });
+  assert.equal(strategy.objective, "minimize_churn_loss");
+  assert.deepEqual(strategy.scored_from, { customer_churn: "row" });
+  assert.ok(strategy.recommended_protocols.length > 0);
+  for (const item of strategy.recommended_protocols) {
+    assert.match(item.impact, /^[+-]\$/);
+    assert.ok(item.confidence >= 0 && item.confidence <= 1);
+  }
+  assert.ok(["low", "medium", "high", "critical"].includes(strategy.risk_assessment));
 });

@@ -29,7 +29,7 @@ test("npm pack; a consumer installs it, type-checks and runs the READMEs' exampl
 
     // Every TypeScript block that imports the package, here and in the repository's README.
     const examples: string[] = [];
-    for (const readme of [join(PACKAGE, "README.md"), join(PACKAGE, "../../README.md")]) {
+    for (const readme of [join(PACKAGE, "README.md"), join(PACKAGE, "../../docs/api.md")]) {
       const text = await readFile(readme, "utf8");
       for (const [, code] of text.matchAll(/```ts\n([\s\S]*?)```/g)) if (code?.includes('from "@tracer/sdk"')) examples.push(code);
     }

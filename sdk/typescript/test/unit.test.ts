@@ -181,6 +181,57 @@ test("createComposite posts the documents' config and analyze asks the composite
   assert.equal(seen[1]!.url.pathname, "/composites/rev/analyze");
 });
 
+test("deploy with onProgress polls the progress while the POST runs: new values once, never back, ending at the total", async () => {
+  const polls: Response[] = [
+    error(404, "deployment_not_found"),
+    json({ deployment: "x", phase: "queued", done: 0, total: 1000 }),
+    json({ deployment: "x", phase: "training", done: 256, total: 1000 }),
+    json({ deployment: "x", phase: "training", done: 256, total: 1000 }),
+    json({ deployment: "x", phase: "training", done: 200, total: 1000 }),
+    json({ deployment: "x", phase: "training", done: 768, total: 1000 }),
+  ];
+  const paths: string[] = [];
+  let posted: Record<string, unknown> = {};
+  let answer: () => void = () => {};
+  const released = new Promise<void>((resolve) => (answer = resolve));
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    paths.push(`${request.method} ${new URL(request.url).pathname}`);
+    assert.equal(request.headers.get("X-API-Key"), "k");
+    if (request.method === "POST") {
+      posted = JSON.parse(await request.text()) as Record<string, unknown>;
+      await released;
+      const spec = { id: posted.id, blueprint: "customer_churn", input_topics: ["t"], key_field: "cust_id" };
+      return json({ spec, model_version: 1, owned_here: true, streaming: true, status: "running",
+                    validation: { rows: 1000, scored: 990, learned: 990, errors: 10 } }, 201);
+    }
+    const next = polls.shift();
+    if (polls.length === 0) answer();
+    return next ?? json({ deployment: "x", phase: "publishing", done: 1000, total: 1000 });
+  };
+  const client = new TracerClient({ apiKey: "k", baseUrl: "http://tracer.test", fetch, progressIntervalMs: 1 });
+  const ticks: [number, number | null][] = [];
+  const model = await client.deploy({ blueprint: "customer_churn", dataset: "ds_1", onProgress: (d, t) => ticks.push([d, t]) });
+  assert.deepEqual(ticks, [[0, 1000], [256, 1000], [768, 1000], [1000, 1000]]);
+  assert.match(String(posted.id), /^customer-churn-[0-9a-f]{6}$/);
+  assert.equal(model.id, posted.id);
+  assert.ok(paths.slice(1).every((p) => p === `GET /deployments/${posted.id}/progress`), paths.join(", "));
+
+  const quiet = fake([json({ spec: { id: "given", blueprint: "customer_churn" }, validation: null }, 201)]);
+  await quiet.client.deploy({ blueprint: "customer_churn", id: "given" });
+  assert.deepEqual(quiet.seen.map((s) => s.method), ["POST"], "no onProgress: no polling, no id picked");
+  assert.deepEqual(JSON.parse(quiet.seen[0]!.body), { blueprint: "customer_churn", id: "given" });
+});
+
+test("a failed deploy with onProgress throws the POST's error", async () => {
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit) =>
+    init?.method === "POST" ? error(422, "dataset_incompatible") : json({ deployment: "x", phase: "failed", done: 3, total: 9 });
+  const client = new TracerClient({ apiKey: "k", baseUrl: "http://tracer.test", fetch, progressIntervalMs: 1 });
+  const ticks: number[] = [];
+  await assert.rejects(client.deploy({ blueprint: "customer_churn", dataset: "ds_1", onProgress: (d) => ticks.push(d) }), InvalidRequestError);
+  assert.deepEqual(ticks, []);
+});
+
 test("no key, no client", () => {
   assert.throws(() => new TracerClient({ apiKey: "" }), TypeError);
 });

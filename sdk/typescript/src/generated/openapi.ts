@@ -193,6 +193,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/deployments/{deployment_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How far its creation has come */
+        get: operations["getDeploymentsDeploymentIdProgress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/deployments/{deployment_id}/predict": {
         parameters: {
             query?: never;
@@ -219,6 +236,23 @@ export interface paths {
         };
         /** A deployment's model versions */
         get: operations["getDeploymentsDeploymentIdVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/deployments/{deployment_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deployment's report series: metric over events, calibration, drift, shadows */
+        get: operations["getDeploymentsDeploymentIdReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -255,6 +289,58 @@ export interface paths {
         put?: never;
         /** Make a shadow's model live */
         post: operations["postDeploymentsDeploymentIdPromote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/composites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List composites */
+        get: operations["getComposites"];
+        put?: never;
+        /** Combine deployments that share an entity under an objective */
+        post: operations["postComposites"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/composites/{composite_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A composite */
+        get: operations["getCompositesCompositeId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/composites/{composite_id}/analyze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The composite's decision for one entity */
+        post: operations["postCompositesCompositeIdAnalyze"];
         delete?: never;
         options?: never;
         head?: never;
@@ -338,6 +424,40 @@ export interface components {
             owned: string[];
         };
         /**
+         * AgreementMark
+         * @description A shadow's agreement with live over the window that ended at ``event``.
+         */
+        AgreementMark: {
+            /** Event */
+            event: number;
+            /** Shadow */
+            shadow: string;
+            /** Agreement */
+            agreement: number;
+            /** Window Events */
+            window_events: number;
+            /** Below Slo */
+            below_slo: boolean;
+        };
+        /**
+         * AlertMark
+         * @description A drift alert at the event it was raised at, named by what drifted.
+         */
+        AlertMark: {
+            /** Event */
+            event: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Detector */
+            detector: string;
+            /** Statistic */
+            statistic: number;
+            /** Threshold */
+            threshold: number;
+        };
+        /**
          * AnalysisResponse
          * @description Blueprint suggestions for one dataset, best first.
          */
@@ -346,6 +466,28 @@ export interface components {
             dataset: string;
             /** Suggestions */
             suggestions: components["schemas"]["Suggestion"][];
+        };
+        /**
+         * Baseline
+         * @description A reference value of one metric, drawn as a line from ``from_event`` (the start when None).
+         */
+        Baseline: {
+            /** Name */
+            name: string;
+            /** Metric */
+            metric: string;
+            /** Value */
+            value: number;
+            /**
+             * From Event
+             * @default null
+             */
+            from_event: number | null;
+            /**
+             * Note
+             * @default
+             */
+            note: string;
         };
         /**
          * BlueprintDetails
@@ -431,6 +573,22 @@ export interface components {
              * @default null
              */
             error: string | null;
+        };
+        /**
+         * CalibrationBin
+         * @description Scores in ``[lower, upper)`` (the last bin includes 1): how many, their mean, the outcomes' mean.
+         */
+        CalibrationBin: {
+            /** Lower */
+            lower: number;
+            /** Upper */
+            upper: number;
+            /** Count */
+            count: number;
+            /** Mean Score */
+            mean_score: number;
+            /** Outcome Rate */
+            outcome_rate: number;
         };
         /**
          * CartOutput
@@ -648,6 +806,141 @@ export interface components {
             examples?: string[];
         };
         /**
+         * CompositeAnalysis
+         * @description ``POST /composites/{id}/analyze``: the decision, and where each component's output came from.
+         */
+        CompositeAnalysis: {
+            /** Composite */
+            composite: string;
+            /** Entity */
+            entity: string;
+            /** Objective */
+            objective: string;
+            /** Recommended Protocols */
+            recommended_protocols: components["schemas"]["RecommendedProtocol"][];
+            /**
+             * Risk Assessment
+             * @enum {string}
+             */
+            risk_assessment: "low" | "medium" | "high" | "critical";
+            /**
+             * Optimal Price Point
+             * @default null
+             */
+            optimal_price_point: number | null;
+            /**
+             * Baseline Value
+             * @description Expected value over the horizon with no action.
+             */
+            baseline_value: number;
+            /** Horizon Months */
+            horizon_months: number;
+            /**
+             * Components
+             * @description The components whose latest prediction was used.
+             */
+            components: string[];
+            /**
+             * @description In the stream: the prediction (on tracer.predictions) that changed the recommendation.
+             * @default null
+             */
+            source: components["schemas"]["SourceOffset"] | null;
+            /**
+             * Scored From
+             * @description Per component blueprint: scored on the row given, or its latest prediction in the stream.
+             */
+            scored_from: {
+                [key: string]: "row" | "stream";
+            };
+        };
+        /**
+         * CompositeComponent
+         * @description One component: a blueprint, optionally the deployment serving it and the entity key it uses.
+         */
+        CompositeComponent: {
+            /** Blueprint */
+            blueprint: string;
+            /**
+             * Deployment
+             * @description The deployment's id; the blueprint's id if none.
+             * @default null
+             */
+            deployment: string | null;
+            /**
+             * Entity
+             * @description The entity key column, e.g. customer_id.
+             * @default null
+             */
+            entity: string | null;
+        };
+        /** CompositeList */
+        CompositeList: {
+            /** Composites */
+            composites: components["schemas"]["CompositeResponse"][];
+        };
+        /**
+         * CompositeResponse
+         * @description A composite as declared and resolved: which deployment serves each component.
+         */
+        CompositeResponse: {
+            /** Id */
+            id: string;
+            /** Designation */
+            designation: string;
+            /** Objective */
+            objective: string;
+            /**
+             * Entity
+             * @description The entity key the components share (their deployments' key field).
+             */
+            entity: string | null;
+            /**
+             * Components
+             * @description The component deployments' ids.
+             */
+            components: string[];
+            /**
+             * Deployments
+             * @description Blueprint id -> the deployment serving it.
+             */
+            deployments: {
+                [key: string]: string;
+            };
+            /**
+             * Protocols
+             * @description What the objective may recommend (besides its baseline).
+             */
+            protocols: string[];
+            /** Horizon Months */
+            horizon_months: number;
+        };
+        /**
+         * CompositeSpec
+         * @description ``POST /composites`` and the deployments YAML: deployments sharing an entity, under an objective.
+         *
+         *     ``components`` are blueprint ids, or objects naming the deployment and entity key. ``overrides``
+         *     change the objective's documented assumptions: scalars by name (``monthly_value``, ``horizon_months``,
+         *     ``margin_rate``...) and ``protocols``: {protocol: {cost, churn, expansion, default, price_change}}.
+         */
+        CompositeSpec: {
+            /** Designation */
+            designation: string;
+            /** Components */
+            components: components["schemas"]["CompositeComponent"][];
+            /** Objective */
+            objective: string;
+            /**
+             * Entity
+             * @description The shared entity key; the components' if none.
+             * @default null
+             */
+            entity: string | null;
+            /** Overrides */
+            overrides?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
          * DatasetList
          * @description The datasets this worker keeps, most recently used last.
          */
@@ -797,6 +1090,13 @@ export interface components {
              * @default null
              */
             labels: components["schemas"]["LabelSource"] | null;
+            /**
+             * Shadows
+             * @description Challengers scored next to live.
+             */
+            shadows?: components["schemas"]["ShadowSpec"][];
+            /** @description Drift detection and shadow policy. */
+            drift?: components["schemas"]["DriftPolicy"];
         };
         /**
          * DeploymentInfo
@@ -864,6 +1164,29 @@ export interface components {
         DeploymentList: {
             /** Deployments */
             deployments: components["schemas"]["DeploymentSummary"][];
+        };
+        /**
+         * DeploymentProgress
+         * @description How far ``POST /deployments`` has come for one deployment (its training replay, then going live).
+         */
+        DeploymentProgress: {
+            /** Deployment */
+            deployment: string;
+            /**
+             * Phase
+             * @enum {string}
+             */
+            phase: "queued" | "training" | "publishing" | "live" | "failed" | "stopped";
+            /**
+             * Done
+             * @description Rows of the training dataset replayed so far.
+             */
+            done: number;
+            /**
+             * Total
+             * @description Rows in the training dataset; null without one.
+             */
+            total: number | null;
         };
         /**
          * DeploymentResponse
@@ -1103,6 +1426,18 @@ export interface components {
              * @description Share of recent traffic less unusual.
              */
             anomaly_score: number;
+        };
+        /**
+         * GainsPoint
+         * @description The top ``fraction`` of scores holds ``captured`` of all positives: ``lift`` = captured / fraction.
+         */
+        GainsPoint: {
+            /** Fraction */
+            fraction: number;
+            /** Captured */
+            captured: number;
+            /** Lift */
+            lift: number;
         };
         /**
          * GasPriceForecastOutput
@@ -1858,6 +2193,29 @@ export interface components {
          */
         ReasonCode: "not_json" | "not_an_object" | "missing_field" | "wrong_type" | "invalid_value" | "non_finite" | "oversized" | "unknown_deployment" | "unmatched_label" | "scoring_error" | "publish_failed";
         /**
+         * RecommendedProtocol
+         * @description One action with its expected value after cost over the horizon, in the seed's words.
+         */
+        RecommendedProtocol: {
+            /** Protocol */
+            protocol: string;
+            /**
+             * Impact
+             * @description The expected value after cost, e.g. "+$2,400".
+             */
+            impact: string;
+            /**
+             * Expected Value
+             * @description The same, as a number (money over the horizon).
+             */
+            expected_value: number;
+            /**
+             * Confidence
+             * @description P(the protocol's value after cost is positive).
+             */
+            confidence: number;
+        };
+        /**
          * ReplayReport
          * @description What a replay did (or, dry, would do) for one deployment.
          */
@@ -1923,6 +2281,91 @@ export interface components {
              * @default false
              */
             dry_run: boolean;
+        };
+        /**
+         * ReportData
+         * @description Everything one report draws (see the module docstring). Lists may be empty: the section then
+         *     says there is nothing to show, and why when ``notes`` says it.
+         */
+        ReportData: {
+            /** Title */
+            title: string;
+            /**
+             * Subject
+             * @description What was measured: the file evaluated, or the deployment.
+             */
+            subject: string;
+            /** Blueprint */
+            blueprint: string;
+            /**
+             * Task
+             * @description binary, multiclass, regression or forecast.
+             */
+            task: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "eval" | "live";
+            /**
+             * Events
+             * @description Events scored.
+             */
+            events: number;
+            /**
+             * Labels
+             * @description Events whose outcome was learned.
+             */
+            labels: number;
+            /**
+             * Window
+             * @description Labelled events per learning-curve point.
+             */
+            window: number;
+            /**
+             * Metrics
+             * @description The keys of WindowPoint.values the learning curve draws.
+             */
+            metrics: string[];
+            /**
+             * Summary
+             * @description The run's overall metrics.
+             */
+            summary?: {
+                [key: string]: number;
+            };
+            /** Points */
+            points?: components["schemas"]["WindowPoint"][];
+            /** Baselines */
+            baselines?: components["schemas"]["Baseline"][];
+            /**
+             * Calibration
+             * @description Reliability diagram of a classifier's probabilities.
+             */
+            calibration?: components["schemas"]["CalibrationBin"][];
+            /**
+             * Predicted
+             * @description Forecast against actual: predictions.
+             */
+            predicted?: number[];
+            /**
+             * Actual
+             * @description ... and the outcomes, pair by pair.
+             */
+            actual?: number[];
+            /**
+             * Gains
+             * @description Cumulative gains of a ranking.
+             */
+            gains?: components["schemas"]["GainsPoint"][];
+            /** Alerts */
+            alerts?: components["schemas"]["AlertMark"][];
+            /** Agreement */
+            agreement?: components["schemas"]["AgreementMark"][];
+            /** Notes */
+            notes?: string[];
+            /** Generated At */
+            generated_at?: string;
         };
         /**
          * RetentionOutput
@@ -2051,6 +2494,18 @@ export interface components {
              * @default null
              */
             model: string | null;
+        };
+        /**
+         * SourceOffset
+         * @description Where a message came from: its Kafka coordinates.
+         */
+        SourceOffset: {
+            /** Topic */
+            topic: string;
+            /** Partition */
+            partition: number;
+            /** Offset */
+            offset: number;
         };
         /**
          * StandInDoc
@@ -2353,6 +2808,21 @@ export interface components {
             sell_probability: number;
             /** Horizon Hours */
             horizon_hours: number;
+        };
+        /**
+         * WindowPoint
+         * @description The metrics of one window of labelled events, ending when the deployment had seen ``event`` events
+         *     (``labels`` labelled in all, this window included).
+         */
+        WindowPoint: {
+            /** Event */
+            event: number;
+            /** Labels */
+            labels: number;
+            /** Values */
+            values: {
+                [key: string]: number;
+            };
         };
         /**
          * YieldOutput
@@ -3237,6 +3707,57 @@ export interface operations {
             };
         };
     };
+    getDeploymentsDeploymentIdProgress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How far its creation has come */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentProgress"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     postDeploymentsDeploymentIdPredict: {
         parameters: {
             query?: never;
@@ -3379,6 +3900,77 @@ export interface operations {
             };
             /** @description Nothing has that id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The broker, or the deployment's owner, is not available now. */
+            503: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDeploymentsDeploymentIdReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A deployment's report series: metric over events, calibration, drift, shadows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportData"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request conflicts with the current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3603,6 +4195,261 @@ export interface operations {
             };
             /** @description The broker, or the deployment's owner, is not available now. */
             503: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComposites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List composites */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompositeList"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postComposites: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompositeSpec"];
+            };
+        };
+        responses: {
+            /** @description Combine deployments that share an entity under an objective */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompositeResponse"];
+                };
+            };
+            /** @description The body is not valid JSON, or not a readable form. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over this endpoint's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is well-formed but not valid (the detail names the field). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The broker, or the deployment's owner, is not available now. */
+            503: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getCompositesCompositeId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                composite_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A composite */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompositeResponse"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postCompositesCompositeIdAnalyze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                composite_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RowBody"];
+            };
+        };
+        responses: {
+            /** @description The composite's decision for one entity */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompositeAnalysis"];
+                };
+            };
+            /** @description The body is not valid JSON, or not a readable form. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No API key, or not a valid one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing has that id. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over this endpoint's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is well-formed but not valid (the detail names the field). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the per-key rate limit; retry after Retry-After seconds. */
+            429: {
                 headers: {
                     /** @description Seconds. */
                     "Retry-After"?: number;
