@@ -95,6 +95,7 @@ class DriftMonitor:
         features: Sequence[str] | None = None,
         policy: DriftPolicy | None = None,
         config: DriftConfig | None = None,
+        score_name: str = "score",
     ) -> None:
         if not deployment:
             raise ValueError("deployment must be a non-empty deployment id")
@@ -103,6 +104,9 @@ class DriftMonitor:
         self.deployment = deployment
         self.model_version = model_version
         self.outcome: Outcome = outcome
+        self.score_name = score_name
+        """What prediction-drift alerts name (the output's headline, e.g. ``churn_probability``);
+        concept-drift alerts name its errors (``churn_probability errors``)."""
         self.policy = policy if policy is not None else DriftPolicy()
         self.config = config if config is not None else DriftConfig()
         self.concept = ErrorDriftDetector(outcome, self.config.concept)
@@ -231,6 +235,7 @@ class DriftMonitor:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle; a monitor pickled before discovery kept its settled keys starts from its watched ones."""
         state.setdefault("_settled", set(state["_feature_detectors"]))
+        state.setdefault("score_name", "score")
         self.__dict__.update(state)
 
     # -- prediction drift ------------------------------------------------------------------------------
@@ -243,7 +248,14 @@ class DriftMonitor:
         if score is None or not detector.update(score):
             return []
         alert = self._window_alert(
-            "prediction", None, detector, detector.statistic, detector.threshold, position, ts_ms, source
+            "prediction",
+            self.score_name,
+            detector,
+            detector.statistic,
+            detector.threshold,
+            position,
+            ts_ms,
+            source,
         )
         return [alert] if alert is not None else []
 
@@ -261,7 +273,14 @@ class DriftMonitor:
         for index, statistic, threshold in detector.update_many(as_float_array(scores)):
             source = sources[index] if sources is not None else None
             alert = self._window_alert(
-                "prediction", None, detector, statistic, threshold, start_position + index, ts_ms, source
+                "prediction",
+                self.score_name,
+                detector,
+                statistic,
+                threshold,
+                start_position + index,
+                ts_ms,
+                source,
             )
             if alert is not None:
                 alerts.append(alert)
@@ -285,7 +304,7 @@ class DriftMonitor:
             return []
         alert = self._alert(
             "concept",
-            None,
+            f"{self.score_name} errors",
             _CONCEPT_DETECTOR,
             detector.statistic,
             detector.threshold,

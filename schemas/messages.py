@@ -97,7 +97,7 @@ class DriftAlert(OutboundModel):
     deployment: NonEmptyStr
     model_version: Annotated[int, Field(ge=1)]
     kind: DriftKind
-    feature: str | None = Field(default=None, description="The input feature, for data drift.")
+    feature: str | None = Field(default=None, description="What drifted: a feature, the score or its errors.")
     detector: NonEmptyStr
     statistic: float
     threshold: float

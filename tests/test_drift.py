@@ -384,7 +384,7 @@ def test_prediction_drift_skips_the_warm_up_then_finds_a_score_shift() -> None:
     alerts = []
     for position, score in enumerate(scores):
         alerts += monitor.observe_prediction(score, position=position, ts_ms=TS_MS)
-    assert [(a.kind, a.feature) for a in alerts] == [("prediction", None)]
+    assert [(a.kind, a.feature) for a in alerts] == [("prediction", "score")]
     assert 6000 <= alerts[0].position < 6500
     batched = DriftMonitor("churn")
     batch_alerts = []
