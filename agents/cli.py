@@ -220,7 +220,10 @@ def tail(
 @click.option("--stream", type=click.Choice(["business", "crypto"]), default="business", show_default=True,
               help="business: customer churn and market direction; crypto: the five crypto_defi blueprints.")  # fmt: skip
 def demo(port: int, rate: float, stream: str) -> None:
-    """Start a local Kafka and a worker, replay the bundled streams, show what comes out, stop cleanly."""
+    """Start a local Kafka and a worker; deploy each blueprint trained on a bundled history (upload,
+    replay-train, with progress); replay the live streams; show predictions and drift alerts; stop
+    cleanly with a summary (every input's fate, live quality next to a baseline, the shadow, the
+    alerts) and the path of an HTML report of the run."""
     from tracer.agents.demo import run_demo
 
     summary = run_demo(port=port, rate_per_s=rate, emit=click.echo, stream=stream)

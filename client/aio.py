@@ -237,6 +237,8 @@ class AsyncTracerClient:
         column_mapping: Mapping[str, str] | None = None,
         key_field: str | None = None,
         labels: Mapping[str, Any] | None = None,
+        shadows: Sequence[Mapping[str, Any]] | None = None,
+        drift: Mapping[str, Any] | None = None,
         on_progress: DeployProgress | None = None,
     ) -> AsyncModel:
         """Train a blueprint on a dataset (and/or attach it to input topics), publish and serve it.
@@ -248,7 +250,9 @@ class AsyncTracerClient:
             id = _core.new_deployment_id(blueprint)
         options = {"id": id, "input_topics": list(input_topics) if input_topics else None,
                    "column_mapping": dict(column_mapping) if column_mapping else None,
-                   "key_field": key_field, "labels": dict(labels) if labels else None}  # fmt: skip
+                   "key_field": key_field, "labels": dict(labels) if labels else None,
+                   "shadows": [dict(x) for x in shadows] if shadows else None,
+                   "drift": dict(drift) if drift else None}  # fmt: skip
         call = _core.deploy(blueprint, dataset, parameters, options)
         if on_progress is None or id is None or dataset is None:
             return AsyncModel(self, await self._run(call))

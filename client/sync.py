@@ -238,6 +238,8 @@ class TracerClient:
         column_mapping: Mapping[str, str] | None = None,
         key_field: str | None = None,
         labels: Mapping[str, Any] | None = None,
+        shadows: Sequence[Mapping[str, Any]] | None = None,
+        drift: Mapping[str, Any] | None = None,
         on_progress: DeployProgress | None = None,
     ) -> Model:
         """Train a blueprint on a dataset (and/or attach it to input topics), publish and serve it.
@@ -249,7 +251,9 @@ class TracerClient:
             id = _core.new_deployment_id(blueprint)
         options = {"id": id, "input_topics": list(input_topics) if input_topics else None,
                    "column_mapping": dict(column_mapping) if column_mapping else None,
-                   "key_field": key_field, "labels": dict(labels) if labels else None}  # fmt: skip
+                   "key_field": key_field, "labels": dict(labels) if labels else None,
+                   "shadows": [dict(x) for x in shadows] if shadows else None,
+                   "drift": dict(drift) if drift else None}  # fmt: skip
         call = _core.deploy(blueprint, dataset, parameters, options)
         if on_progress is None or id is None or dataset is None:
             return Model(self, self._run(call))

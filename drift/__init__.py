@@ -20,7 +20,13 @@ from tracer.drift.monitor import DriftConfig, DriftMonitor
 from tracer.drift.promotion import METRIC_HIGHER_IS_BETTER, PromotionDecision, PromotionJudge
 from tracer.drift.reaction import Reaction, ReactionAction, ReactionMachine, ReactionState
 from tracer.drift.shadow import AgreementTracker, AgreementWindow, ModelKind
-from tracer.drift.stats import as_float_array, ks_critical_value, ks_statistic, lag1_autocorrelation
+from tracer.drift.stats import (
+    as_float_array,
+    ks_critical_value,
+    ks_statistic,
+    lag1_autocorrelation,
+    max_autocorrelation,
+)
 
 __all__ = [
     "METRIC_HIGHER_IS_BETTER",
@@ -46,4 +52,5 @@ __all__ = [
     "ks_critical_value",
     "ks_statistic",
     "lag1_autocorrelation",
+    "max_autocorrelation",
 ]

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tracer.drift.stats import FloatArray, ks_critical_value, lag1_autocorrelation
+from tracer.drift.stats import FloatArray, ks_critical_value, max_autocorrelation
 
 __all__ = ["Detection", "WindowedKS", "WindowedKSConfig"]
 
@@ -52,7 +52,8 @@ class WindowedKSConfig:
     quantiles: int = 100
     """Reference quantiles at which the two CDFs are compared (see :class:`WindowedKS`)."""
     autocorrelation_correction: bool = True
-    """Widen the threshold by ``sqrt((1 + r) / (1 - r))``, ``r`` the reference's lag-1 autocorrelation.
+    """Widen the threshold by ``sqrt((1 + r) / (1 - r))``, ``r`` the reference's largest autocorrelation
+    at lags 1 to 8 (``max_autocorrelation``: a stream interleaving entities shows it past lag 1).
 
     The KS test assumes independent values; a feature that moves slowly (a rolling volatility, an RSI)
     holds fewer independent values than its window, and without this correction it raises false alarms.
@@ -84,7 +85,7 @@ class WindowedKSConfig:
         return self.threshold_for(0.0)
 
     def threshold_for(self, autocorrelation: float) -> float:
-        """The threshold for a reference whose lag-1 autocorrelation is ``autocorrelation``."""
+        """The threshold for a reference whose autocorrelation (:func:`max_autocorrelation`) is ``autocorrelation``."""
         critical = ks_critical_value(self.reference_events, self.window_events, self.alpha)
         if self.autocorrelation_correction:
             r = min(max(autocorrelation, 0.0), _MAX_AUTOCORRELATION)
@@ -299,7 +300,7 @@ class WindowedKS:
         self._reference_cdf *= self.config.window_events / reference.size
         self._anchored = True
         if self.config.autocorrelation_correction:
-            self.threshold = self.config.threshold_for(lag1_autocorrelation(reference))
+            self.threshold = self.config.threshold_for(max_autocorrelation(reference))
 
     def _test(self) -> bool:
         current_cdf = np.bincount(self._ring, minlength=self._reference_cdf.size).cumsum()

@@ -47,13 +47,19 @@ class OutcomeLearner:
     posterior: events observed over events the components predicted (price effects through the
     elasticity included), starting from the objective's assumption worth ``prior_events`` events. The
     no-action arm is learned the same way, which calibrates the components, and gains compare a protocol
-    with it. :meth:`choose` is Thompson sampling: one draw of every arm's effects, the best value wins.
+    with it. :meth:`choose` is Thompson sampling: one draw of every arm's effects, the best value wins;
+    the draws come from the posterior with its variance scaled by ``draw_variance`` (Chapelle and Li,
+    "An empirical evaluation of Thompson sampling", 2011: a sharper posterior explores less and
+    regrets less with many arms). ``bench/composites.py`` compares settings over several seeds: 1/16
+    with 8 prior events captured 62-77% of the oracle's value at 10k entities where the plain
+    posterior with 20 captured 32-49%.
     (River's ``bandit`` policies pick arms from rewards alone, with no prior from the objective and no
     structure of the value; LinUCB on the realised value, tried first, drowned in the outcome noise.)
     """
 
     objective: Objective
-    prior_events: float = 20.0
+    prior_events: float = 8.0
+    draw_variance: float = 1.0 / 16.0
     seed: int = 0
     posterior: dict[tuple[str, int, int, str], list[float]] = field(default_factory=dict)
     counts: dict[str, list[float]] = field(default_factory=dict)
@@ -84,7 +90,11 @@ class OutcomeLearner:
             if getattr(r, probability) <= 0:
                 continue
             alpha, beta = self._cell(name, r, probability, multiplier)
-            changes[multiplier] = float(self._rng.gamma(alpha, 1.0 / beta)) if draw else alpha / beta
+            if draw:  # Gamma(alpha / v, beta / v): the same mean, v times the variance
+                v = self.draw_variance
+                changes[multiplier] = float(self._rng.gamma(alpha / v, v / beta))
+            else:
+                changes[multiplier] = alpha / beta
             spread = max(spread, 1.0 / math.sqrt(alpha))
         return replace(a, uncertainty=0.0 if draw else min(spread, a.uncertainty), **changes)
 
