@@ -207,13 +207,19 @@ def _message(offset: int, value: bytes, key: bytes | None) -> Any:
     return SimpleNamespace(offset=offset, value=value, key=key, timestamp=1_700_000_000_000)
 
 
-def test_the_router_copies_the_key_and_dead_letters_an_oversized_input() -> None:
+def _churn_router() -> tuple[Settings, _Producer, Router, list[tuple[str, ReasonCode]]]:
+    """A router of one churn deployment on ``crm``, its producer, and the dead letters it reports."""
     settings = Settings(partitions=2)
     spec = DeploymentSpec(id="churn", blueprint="customer_churn", input_topics=["crm"], key_field="cust_id")
     producer = _Producer(limit=2 * MAX_MESSAGE_BYTES)
     unrouted: list[tuple[str, ReasonCode]] = []
     router = Router(settings, RouteTable([spec], settings.topics.labels), producer,
                     lambda topic, reason: unrouted.append((topic, reason)))  # fmt: skip
+    return settings, producer, router, unrouted
+
+
+def test_the_router_copies_the_key_and_dead_letters_an_oversized_input() -> None:
+    settings, producer, router, unrouted = _churn_router()
     big = b"h" * (MAX_MESSAGE_BYTES + 1)
 
     async def run() -> None:
@@ -257,12 +263,7 @@ def test_a_routed_copy_the_broker_refuses_becomes_an_oversized_dead_letter() -> 
 
 
 def test_a_replayed_input_for_a_deployment_not_reading_its_topic_is_dead_lettered_not_dropped() -> None:
-    settings = Settings(partitions=2)
-    spec = DeploymentSpec(id="churn", blueprint="customer_churn", input_topics=["crm"], key_field="cust_id")
-    producer = _Producer(limit=2 * MAX_MESSAGE_BYTES)
-    unrouted: list[tuple[str, ReasonCode]] = []
-    router = Router(settings, RouteTable([spec], settings.topics.labels), producer,
-                    lambda topic, reason: unrouted.append((topic, reason)))  # fmt: skip
+    settings, producer, router, unrouted = _churn_router()
 
     def replayed(offset: int, deployment: bytes) -> Any:
         message = _message(offset, b'{"cust_id": "a"}', b"a")
