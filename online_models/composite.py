@@ -62,6 +62,8 @@ __all__ = [
     "decide",
     "gains",
     "read",
+    "read_component",
+    "reading_fields",
     "recommendation",
     "resolve",
     "validate",
@@ -212,29 +214,44 @@ def _probability(output: Mapping[str, Any], name: str) -> tuple[float, float]:
     return p, (1.0 - confidence) * math.sqrt(p * (1.0 - p))
 
 
+def reading_fields(objective: Objective, context: Mapping[str, Any]) -> dict[str, Any]:
+    """A :class:`Reading`'s fields before any component is read: the entity's value."""
+    given = next((context[k] for k in MONTHLY_VALUE_KEYS if context.get(k) is not None), None)
+    monthly = float(given) if given is not None else objective.monthly_value
+    return {"monthly_value": monthly, "expansion_value": DEFAULT_EXPANSION_SHARE * monthly}
+
+
+def read_component(fields: dict[str, Any], blueprint: str, output: Mapping[str, Any]) -> None:
+    """Set the fields ``blueprint``'s latest ``output`` gives (another component's are left as they are,
+    so a table can update a reading one prediction at a time); a blueprint the decision does not read
+    changes nothing."""
+    if blueprint == CHURN:
+        fields["churn"], fields["churn_sd"] = _probability(output, "churn_probability")
+    elif blueprint == EXPANSION:
+        fields["expansion"], fields["expansion_sd"] = _probability(output, "expansion_probability")
+        given = output.get("potential_expansion_value")
+        fields["expansion_value"] = (
+            float(given) if given is not None else DEFAULT_EXPANSION_SHARE * fields["monthly_value"]
+        )
+    elif blueprint == CREDIT:
+        fields["default"], fields["default_sd"] = _probability(output, "default_probability")
+    elif blueprint == LIQUIDATION:
+        fields["liquidation"], fields["liquidation_sd"] = _probability(output, "liquidation_probability")
+    elif blueprint == PRICE_CURVE:
+        fields["elasticity"] = elasticity = float(output["elasticity"])
+        low, high = (float(v) for v in output.get("elasticity_interval") or (elasticity, elasticity))
+        fields["elasticity_sd"] = (high - low) / (2 * 1.96)
+        fields["reference_price"] = output.get("reference_price")
+        fields["optimal_price_point"] = output.get("optimal_price_point")
+
+
 def read(
     outputs: Mapping[str, Mapping[str, Any]], objective: Objective, context: Mapping[str, Any]
 ) -> Reading:
     """The components' latest outputs (blueprint id -> output fields) for one entity, as a :class:`Reading`."""
-    given = next((context[k] for k in MONTHLY_VALUE_KEYS if context.get(k) is not None), None)
-    monthly = float(given) if given is not None else objective.monthly_value
-    fields: dict[str, Any] = {"monthly_value": monthly, "expansion_value": DEFAULT_EXPANSION_SHARE * monthly}
-    if (churn := outputs.get(CHURN)) is not None:
-        fields["churn"], fields["churn_sd"] = _probability(churn, "churn_probability")
-    if (upsell := outputs.get(EXPANSION)) is not None:
-        fields["expansion"], fields["expansion_sd"] = _probability(upsell, "expansion_probability")
-        if upsell.get("potential_expansion_value") is not None:
-            fields["expansion_value"] = float(upsell["potential_expansion_value"])
-    if (credit := outputs.get(CREDIT)) is not None:
-        fields["default"], fields["default_sd"] = _probability(credit, "default_probability")
-    if (position := outputs.get(LIQUIDATION)) is not None:
-        fields["liquidation"], fields["liquidation_sd"] = _probability(position, "liquidation_probability")
-    if (curve := outputs.get(PRICE_CURVE)) is not None:
-        fields["elasticity"] = float(curve["elasticity"])
-        low, high = (float(v) for v in curve.get("elasticity_interval") or (fields["elasticity"],) * 2)
-        fields["elasticity_sd"] = (high - low) / (2 * 1.96)
-        fields["reference_price"] = curve.get("reference_price")
-        fields["optimal_price_point"] = curve.get("optimal_price_point")
+    fields = reading_fields(objective, context)
+    for blueprint, output in outputs.items():
+        read_component(fields, blueprint, output)
     return Reading(**fields)
 
 
@@ -322,15 +339,11 @@ def gains(
     return found
 
 
-def recommendation(
-    composite: Composite, outputs: Mapping[str, Mapping[str, Any]], max_protocols: int = 3
-) -> list[str]:
-    """What :func:`decide` would recommend (protocol names, in order) and the risk, without the
+def recommendation(composite: Composite, r: Reading, max_protocols: int = 3) -> list[str]:
+    """What :func:`decide` would recommend for ``r`` (protocol names, in order) and the risk, without the
     confidences: a quarter of its work. The stream stage asks this first and decides only on a change."""
     objective = composite.objective
-    r = read(outputs, objective, {})
-    base = objective.protocols.get(objective.baseline, NO_EFFECT)
-    base_value = value(r, base, objective)
+    base_value = value(r, objective.protocols.get(objective.baseline, NO_EFFECT), objective)
     ranked = sorted(
         ((value(r, a, objective) - base_value, name) for name, a in objective.protocols.items()
          if name != objective.baseline),

@@ -27,7 +27,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracer.online_models.composite import Composite, decide, recommendation
+from tracer.online_models.composite import (
+    Composite,
+    Reading,
+    decide,
+    read_component,
+    reading_fields,
+    recommendation,
+)
 from tracer.schemas.base import SourceOffset
 from tracer.schemas.composites import CompositeDecision
 
@@ -85,6 +92,8 @@ class CompositeTable:
         """deployment id -> (composite id, the blueprint it serves there), for every composite reading it."""
         self.states: dict[tuple[str, str], EntityState] = {}
         self._partition: dict[tuple[str, str], int] = {}
+        self._fields: dict[tuple[str, str], dict[str, Any]] = {}
+        """Each state's :class:`Reading` fields, updated one prediction at a time (rebuilt when missing)."""
         for composite in composites:
             self.add(composite)
 
@@ -104,6 +113,7 @@ class CompositeTable:
         for key in [k for k in self.states if k[0] == composite_id]:
             del self.states[key]
             self._partition.pop(key, None)
+            self._fields.pop(key, None)
 
     @property
     def deployments(self) -> set[str]:
@@ -128,22 +138,32 @@ class CompositeTable:
             if offset <= state.offset:
                 continue  # applied before a crash or a rebalance: its effect is in the restored state
             self._partition[key] = partition
-            state.outputs[blueprint] = dict(output)
             state.offset = offset
-            decision = self._decision(composite_id, entity)
+            if state.outputs.get(blueprint) == output:  # the component said the same again: nothing changes
+                changes.append(Change(composite_id, entity, partition, state, None))
+                continue
+            state.outputs[blueprint] = dict(output)
+            fields = self._fields.get(key)
+            if fields is None:
+                fields = self._fields[key] = reading_fields(self.composites[composite_id].objective, {})
+                for seen, seen_output in state.outputs.items():
+                    read_component(fields, seen, seen_output)
+            else:
+                read_component(fields, blueprint, output)
+            decision = self._decision(composite_id, entity, Reading(**fields))
             if decision is not None:
                 source = SourceOffset(topic=topic, partition=partition, offset=offset)
                 decision = decision.model_copy(update={"source": source})
             changes.append(Change(composite_id, entity, partition, state, decision))
         return changes
 
-    def _decision(self, composite_id: str, entity: str) -> CompositeDecision | None:
+    def _decision(self, composite_id: str, entity: str, reading: Reading) -> CompositeDecision | None:
         """The entity's decision if its recommendation changed (and is recorded as published)."""
         composite = self.composites[composite_id]
         state = self.states[(composite_id, entity)]
         if any(b not in state.outputs for b in composite.objective.requires):
             return None
-        recommended = recommendation(composite, state.outputs)
+        recommended = recommendation(composite, reading)
         if recommended == state.recommendation:
             return None
         state.recommendation = recommended
@@ -159,6 +179,7 @@ class CompositeTable:
         composite_id, entity = json.loads(key)
         if composite_id not in self.composites:
             return
+        self._fields.pop((composite_id, entity), None)
         if value is None:
             self.states.pop((composite_id, entity), None)
             return
@@ -170,4 +191,5 @@ class CompositeTable:
         gone = set(partitions)
         for key in [k for k, p in self._partition.items() if p in gone]:
             self.states.pop(key, None)
+            self._fields.pop(key, None)
             del self._partition[key]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tracer.blueprints import registry
-from tracer.online_models.composite import decide, validate
+from tracer.online_models.composite import Reading, decide, read, validate
 from tracer.online_models.composite_table import CompositeTable, EntityState, entity_of, state_key
 from tracer.schemas.composites import CompositeSpec
 
@@ -123,3 +123,13 @@ def test_the_liquidation_objective_weighs_the_penalty_against_each_protocols_cos
             0.4 * 0.75 * 5_000 - 250, rel=0.01
         )
         assert decision.risk_assessment == "medium"
+
+
+def test_the_reading_kept_one_prediction_at_a_time_is_the_one_read_from_all_outputs() -> None:
+    table = CompositeTable([revenue()])
+    messages = [*stream(), prediction("upsell_likelihood", "C-1", expansion_probability=0.2)]  # no value now
+    feed(table, messages)
+    key = ("revenue_optimization", "C-1")
+    kept = Reading(**table._fields[key])  # the cache is what this test is about
+    assert kept == read(table.states[key].outputs, revenue().objective, {})
+    assert kept.expansion_value == 0.3 * revenue().objective.monthly_value, "the default once none is given"
