@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tracer needs outside Python, from Debian's packages: Java 17 and Maven (the local
 # Kafka broker comes from Maven Central), kcat (the outside client of the end-to-end tests) and
-# promtool (checks the alert rules). Does nothing for what is already there.
+# promtool (checks the alert rules) and Chromium (renders the HTML reports in a test, headless). Does
+# nothing for what is already there.
 set -euo pipefail
 
 need=()
