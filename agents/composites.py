@@ -31,6 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
+from prometheus_client import CollectorRegistry, Counter
 
 from tracer.agents.publisher import Publisher
 from tracer.agents.settings import Settings
@@ -102,10 +103,20 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class CompositeStage(Service):
     """The composites' stream stage (module docstring). Runs only while some composite is declared."""
 
-    def __init__(self, settings: Settings, table: CompositeTable, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        table: CompositeTable,
+        registry: CollectorRegistry | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.table = table
+        self.decisions_total = Counter(
+            "tracer_composite_decisions", "Decisions published on tracer.composites (a recommendation changed).",
+            ["composite"], registry=registry,
+        ) if registry is not None else None  # fmt: skip
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None
         self.decisions = 0
@@ -165,6 +176,8 @@ class CompositeStage(Service):
                     topics.composites, change.decision.model_dump_json().encode(), key=change.entity.encode()
                 )
                 self.decisions += 1
+                if self.decisions_total is not None:
+                    self.decisions_total.labels(change.composite).inc()
         for key, change in latest.items():
             self.publisher.append(
                 topics.composites_state, change.state.to_json(), key=key, partition=change.partition

@@ -86,7 +86,9 @@ def start_worker(
     metrics = TracerMetrics()
     service = ScoringService(settings, specs, secret=settings.secret(), metrics=metrics)
     declared = asyncio.run(read_composites(settings.broker, settings.topics.registry))
-    stage = CompositeStage(settings, CompositeTable(load_composites(declared, service.specs)))
+    stage = CompositeStage(
+        settings, CompositeTable(load_composites(declared, service.specs)), metrics.registry
+    )
     context = attach_api(
         app,
         service=service,

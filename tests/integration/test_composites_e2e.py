@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -184,6 +186,11 @@ def test_the_stage_publishes_the_decisions_of_the_predictions_across_a_kill_and_
     for decision in published:
         assert decision["composite"] == "revenue_optimization" and decision["recommended_protocols"]
         assert {"customer_churn", "upsell_likelihood"} <= set(decision["components"])
+    scraped = httpx.get(running.base + "/ml/metrics", timeout=10).text
+    counted = re.search(
+        r'tracer_composite_decisions_total\{composite="revenue_optimization"\} ([\d.]+)', scraped
+    )
+    assert counted is not None and 0 < float(counted.group(1)) <= len(published), "since the restart"
 
 
 def latest_outputs(running: Running, entity: str) -> dict[str, dict[str, Any]]:
