@@ -28,8 +28,12 @@ system:
 
 bench: setup system  ## print the benchmark tables (figures, not asserts)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
-	# quixstreams 3.28.1 (the peer in bench/throughput.py) declares pydantic<2.14; it runs with our pin.
-	$(BIN)/pip install --quiet quixstreams==3.28.1 && $(BIN)/pip install --quiet pydantic==2.14.3
+	# quixstreams 3.28.1 (peer (d) of bench/throughput.py) declares pydantic<2.14 and confluent-kafka<2.13;
+	# it runs with our pydantic pin and with the confluent-kafka Bytewax (peer (e)) needs, so its
+	# dependencies are installed by name.
+	$(BIN)/pip install --quiet --no-deps quixstreams==3.28.1
+	$(BIN)/pip install --quiet rocksdict orjson pydantic-settings jsonschema jsonlines jsonpath-ng \
+		"confluent-kafka[schemaregistry]==2.16.2"
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/throughput.py

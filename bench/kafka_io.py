@@ -1,5 +1,6 @@
-"""Kafka helpers of the throughput bench: offsets, reads and waits on the broker, and the child processes
-(``tracer produce``, a ``tracer worker``) that load it and drain it.
+"""Kafka helpers of the throughput bench: offsets, reads and waits on the broker, the bytes it wrote
+(:func:`log_bytes`), and the child processes (``tracer produce``, a ``tracer worker``) that load it and
+drain it.
 
 :mod:`throughput`, :mod:`peers` and :mod:`worker_profile` import it as ``kafka_io``.
 """
@@ -12,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,9 @@ __all__ = [
     "PHASE_TIMEOUT_S",
     "STALL_S",
     "Worker",
+    "bytes_written",
     "end_offsets",
+    "log_bytes",
     "log_tail",
     "produce",
     "produce_command",
@@ -118,6 +122,31 @@ async def wait_for_total(
         await asyncio.sleep(0.5)
     print(f"  ! {what}: timed out after {PHASE_TIMEOUT_S:.0f} s at {last_total:,}/{target:,}")
     return False
+
+
+def log_bytes(log_dir: Path) -> dict[str, int]:
+    """The bytes in each topic's log segments under ``log_dir`` (the broker's ``log.dirs``), summed over
+    its partitions: what the broker appended to it, record batches with their headers, as stored.
+
+    Read from the disk: Kafka appends to a partition's active ``.log`` segment and the bench's topics
+    never roll one (1 GB segments), so neither retention nor compaction removes bytes during a run.
+    """
+    sizes: Counter[str] = Counter()
+    for segment in log_dir.glob("*-*/*.log"):
+        folder = segment.parent.name
+        if folder.endswith(("-delete", "-future", "-stray")):
+            continue
+        try:
+            sizes[folder.rsplit("-", 1)[0]] += segment.stat().st_size
+        except FileNotFoundError:  # a segment removed between the listing and the stat
+            continue
+    return dict(sizes)
+
+
+def bytes_written(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """Per topic, the bytes ``after`` holds beyond ``before`` (two :func:`log_bytes`), topics that grew only."""
+    grown = {topic: size - before.get(topic, 0) for topic, size in after.items()}
+    return {topic: size for topic, size in grown.items() if size > 0}
 
 
 def tracer_cli() -> list[str]:

@@ -1,12 +1,19 @@
-"""(b) the aiokafka relay and (d) the Quix Streams peer: roles the bench runs in their own process.
+"""(b) the aiokafka relay, (d) the Quix Streams peer and (e) the Bytewax peer: roles the bench runs in
+their own process.
 
-:func:`subprocess_contender` starts this file as a script (``python bench/peers.py relay|quix ...``)
-and measures the role on its output topic; the role prints its own peak RSS after ``RSS_MARK`` as it
-ends."""
+:func:`subprocess_contender` starts this file as a script (``python bench/peers.py
+relay|quix|bytewax ...``) and measures the role on its output topic; the role prints its own peak RSS
+after ``RSS_MARK`` as it ends. Both peers run the same blueprint code per event (``Deployment.score``
+then ``learn_from``) and publish the same prediction JSON (``deployment``, ``key``, ``output``,
+``latency_ms``, ``ts`` = the time it was made, in ms), so only the framework around them differs.
+
+A role runs alone too, on any topic of JSON rows: ``python bench/peers.py bytewax BROKER SOURCE SINK
+customer_churn 1000`` scores the first 1,000 events of SOURCE into SINK and ends at the end of SOURCE."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
@@ -24,13 +31,13 @@ from kafka_io import PARTITIONS, end_offsets, log_tail, read_range, stop_process
 from tracer.agents.topics import ensure_topics
 from tracer.online_models import Deployment, Scored
 
-__all__ = ["RSS_MARK", "main", "quix_role", "relay_role", "subprocess_contender"]
+__all__ = ["RSS_MARK", "bytewax_role", "main", "quix_role", "relay_role", "subprocess_contender"]
 
 RSS_MARK = "peak-rss-mb="
 """A role process prints its own VmHWM after this mark when it ends."""
 
 
-# == (b) the relay, (d) Quix: roles run in their own process ============================================
+# == (b) the relay, (d) Quix, (e) Bytewax: roles run in their own process ===============================
 
 
 async def relay_role(broker: str, source: str, sink: str, count: int) -> None:
@@ -94,6 +101,46 @@ def quix_role(broker: str, source: str, sink: str, blueprint_id: str, count: int
     print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
 
 
+def bytewax_role(broker: str, source: str, sink: str, blueprint_id: str, count: int) -> None:
+    """(e): a Bytewax dataflow, one worker (``run_main``): ``KafkaSource`` (librdkafka, up to 1,000
+    messages a poll) -> ``filter_map``: ``Deployment.score`` + ``learn_from`` per event -> ``KafkaSink``
+    (one flush per batch). ``tail=False``: the dataflow ends at the end of every partition of ``source``;
+    like the Quix peer it scores ``count`` events, and drops any after them (a paced load the Tracer
+    worker appended to the same topic earlier in the round) unread by the model."""
+    from bytewax import operators as op
+    from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource, KafkaSourceMessage
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import run_main
+
+    from tracer.blueprints import registry
+
+    blueprint = registry.get(blueprint_id)
+    deployment: Deployment[Any] = Deployment(blueprint)
+
+    seen = 0
+
+    def score(message: Any) -> KafkaSinkMessage[bytes | None, bytes] | None:
+        nonlocal seen
+        if not isinstance(message, KafkaSourceMessage):  # raise_on_errors: a KafkaError never arrives
+            raise RuntimeError(f"Kafka error in the source: {message}")
+        if seen >= count:
+            return None
+        seen += 1
+        scored: Scored[Any] = deployment.score(json.loads(message.value))
+        deployment.learn_from([scored])
+        now = int(time.time() * 1000)
+        source_ms = message.timestamp[1] if message.timestamp else now
+        value = {"deployment": blueprint_id, "key": scored.key, "output": scored.output.model_dump(mode="json"),
+                 "latency_ms": now - source_ms, "ts": now}  # fmt: skip
+        return KafkaSinkMessage(message.key, json.dumps(value).encode())
+
+    flow = Dataflow(f"bench-bytewax-{blueprint_id}")
+    events = op.input("kafka-in", flow, KafkaSource([broker], [source], tail=False, batch_size=1000))
+    op.output("kafka-out", op.filter_map("score", events, score), KafkaSink([broker], sink))
+    run_main(flow)  # type: ignore[no-untyped-call]
+    print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
+
+
 async def subprocess_contender(
     broker: str, work: Path, label: str, role: list[str], sink: str, count: int, ts_of: Callable[[Any], float]
 ) -> Figures:
@@ -121,7 +168,8 @@ async def subprocess_contender(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """One of the roles the bench starts in its own process: ``relay`` or ``quix``, then its arguments."""
+    """One of the roles the bench starts in its own process: ``relay``, ``quix`` or ``bytewax``, then its
+    arguments."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "relay":
         broker, source, sink, count = args[1:5]
@@ -131,8 +179,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         broker, source, sink, blueprint_id, count, state_dir = args[1:7]
         quix_role(broker, source, sink, blueprint_id, int(count), state_dir)
         return
+    if args and args[0] == "bytewax":
+        broker, source, sink, blueprint_id, count = args[1:6]
+        bytewax_role(broker, source, sink, blueprint_id, int(count))
+        return
     raise SystemExit(
         "usage: peers.py relay BROKER SOURCE SINK COUNT | quix BROKER SOURCE SINK BLUEPRINT COUNT STATE_DIR"
+        " | bytewax BROKER SOURCE SINK BLUEPRINT COUNT"
     )
 
 

@@ -1,9 +1,11 @@
-"""Streaming throughput, latency and memory: a Tracer worker against its limits and a peer, on one broker.
+"""Streaming throughput, latency and memory: a Tracer worker against its limits and its peers, on one broker.
 
-Run from the repository root (about 4 minutes on a 2-core machine, 1 more with the profile; needs
-Java 17, the cached Kafka jars and the ``bench`` extra for Quix Streams)::
+Run from the repository root (about 6 minutes on a 2-core machine, 1 more with the profile; needs
+Java 17, the cached Kafka jars, the ``bench`` extra for Bytewax and quixstreams for Quix Streams, which
+the Makefile's ``bench`` target installs outside the extra)::
 
     .venv/bin/python bench/throughput.py [--events 50000] [--rounds 3] [--no-profile] [--no-quix]
+        [--no-bytewax]
 
 One local Kafka 4.1.1 broker (``LocalKafka``, a free port, its own data folder in a temporary
 directory) serves every contender, and every contender reads the same events: ``--events`` customer
@@ -21,32 +23,41 @@ Contenders, each in its own process except (c):
     (their ``ts``, the worker's publish time). Latency: at a fixed offered rate of half that maximum,
     the source producer's timestamp to the broker's append time of the prediction (its topic is
     created with ``LogAppendTime``), so it includes routing, scoring and delivery. Peak RSS: VmHWM,
-    summed over the worker and its router process.
+    summed over the worker and its router process. Broker bytes: what the broker appended to every
+    topic while the worker drained the backlog (its log segments on disk, before and after: the
+    routed log, predictions, checkpoints, the registry, offsets...), per input event, next to the
+    input's own bytes per event.
 (b) a bare aiokafka ``getmany`` -> ``send_batch`` relay: the transport limit of one hop.
 (c) the blueprint's River pipeline alone, in this process, on the same records' features: predict +
     learn per event, and ``predict_many``/``learn_many`` in batches of 500 (the compute limit); and,
     for context, Tracer's core without Kafka (``LiveDeployment.process`` in blocks of 256 on the
     raw message bytes).
 (d) a Quix Streams application doing ``Deployment.score`` + ``learn_from`` per event with the same
-    blueprint, publishing a prediction per event: the peer.
-(e) one ``tracer worker`` with 25 ``customer_churn`` deployments on one topic (each row fans out to
-    all 25), for its peak RSS.
+    blueprint, publishing a prediction per event: a peer.
+(e) a Bytewax dataflow (one worker; ``KafkaSource`` -> ``map`` -> ``KafkaSink``, librdkafka both ways)
+    running the same blueprint code per event and publishing the same prediction: the other peer.
+(f) fan-out: one ``tracer worker`` with 25 ``customer_churn`` deployments on one topic (each row fans
+    out to all 25): its input events/s, its peak RSS, and the broker bytes it wrote per input event.
 
-(a) and (d) play ``--rounds`` paired rounds per workload (:mod:`rounds`): back to back on a fresh copy
-of the topic, in alternating order, with a fixed pure-Python task timed before and after each round
-(:func:`machine_speed_ms`). On a shared host the machine itself slows down mid-run, which the guest's
+(a), (d) and (e) play ``--rounds`` paired rounds per workload (:mod:`rounds`): back to back on a fresh
+copy of the topic, in an order that rotates round by round, with a fixed pure-Python task timed
+before and after each round (:func:`machine_speed_ms`). On a shared host the machine itself slows down mid-run, which the guest's
 steal counter does not show: the ratio of a round whose speed moved more than 15% is starred. The
-verdicts use the medians over the rounds (of the ratios, of Tracer's rates and of its p99).
+verdicts use the medians over the rounds (of the ratios, of Tracer's rates and of its p99). The
+targets (issue 23): Tracer >= 1.5x Quix and >= 1.2x Bytewax; p99 <= 50 ms at half the max rate; the
+worker >= 0.9x the harmonic combination of (b) and (c'); the core (c') >= 0.8x (c) per event; RSS
+< 300 MB with 25 deployments.
 
 Then the Tracer worker is profiled with py-spy on the churn backlog (a separate pass, so the
 measured figures above carry no sampling overhead) and the hot spots are printed. Figures are
 printed next to their targets; nothing is asserted.
 
 This bench is split over modules in ``bench/``, imported by name like :mod:`common`: :mod:`kafka_io`
-(offsets, reads and waits on the broker; ``tracer produce`` and a ``tracer worker`` in their own
-processes), :mod:`paced_load` (the paced load), :mod:`peers` ((b) and (d), the roles of ``python
-bench/peers.py``), :mod:`rounds` (paired rounds and their medians), :mod:`worker_profile` (the
-py-spy pass and its tables), and this script (the workloads, (a), (c), (e), the run and its tables).
+(offsets, reads and waits on the broker, the bytes it wrote; ``tracer produce`` and a ``tracer
+worker`` in their own processes), :mod:`paced_load` (the paced load), :mod:`peers` ((b), (d) and (e),
+the roles of ``python bench/peers.py``), :mod:`rounds` (paired rounds and their medians),
+:mod:`throughput_report` (the tables and the targets), :mod:`worker_profile` (the py-spy pass and its
+tables), and this script (the workloads, (a), (c), (f) and the run).
 """
 
 from __future__ import annotations
@@ -67,11 +78,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from common import Figures, best_of, percentile, print_table, process_memory_mb, verdict
+from common import Figures, best_of, percentile, print_table, process_memory_mb
 from kafka_io import (
     PARTITIONS,
     PHASE_TIMEOUT_S,
+    bytes_written,
     end_offsets,
+    log_bytes,
     log_tail,
     produce,
     produce_command,
@@ -82,7 +95,8 @@ from kafka_io import (
 )
 from paced_load import paced_load
 from peers import subprocess_contender
-from rounds import Round, median_figures, median_ratio, round_rows
+from rounds import PEERS, Round, median_figures, round_order
+from throughput_report import INPUT_BYTES, WRITTEN, Results, bytes_rows, print_tables
 from worker_profile import profile_worker
 
 from tracer.agents.kafka_local import LocalKafka, free_port_pair
@@ -103,12 +117,8 @@ paced load ran 3 s, and its first 400 ms, when the load starts on an idle worker
 fill up, could hold the whole p99 (one run of the dev harness: p99 135 ms over its 3 s, 56 ms after
 its first second)."""
 ROUNDS = 3
-"""Rounds of the Tracer worker and the Quix peer per workload (:mod:`rounds`)."""
+"""Rounds of the Tracer worker and its peers per workload (:mod:`rounds`)."""
 MULTI_DEPLOYMENTS = 25
-TARGET_VS_QUIX = 1.5
-TARGET_VS_LIMITS = 0.8
-TARGET_P99_MS = 50.0
-TARGET_RSS_MB = 300.0
 
 
 @dataclass(frozen=True)
@@ -156,14 +166,33 @@ def prepare_data(work: Path, events: int, paced_rows: int = PACED_ROWS) -> list[
 # == (a) and (e): Tracer workers ========================================================================
 
 
-async def tracer_worker(broker: str, work: Path, load: Workload, events: int, run: str = "a") -> Figures:
-    """(a): the backlog at full speed, then half that rate for latency (the worker is named ``run``)."""
+def _log_sizes(log_dir: Path | None) -> dict[str, int]:
+    """:func:`kafka_io.log_bytes` of the broker's log folder, if the bench knows it."""
+    return log_bytes(log_dir) if log_dir is not None and log_dir.is_dir() else {}
+
+
+def _keep_bytes(figures: Figures, before: dict[str, int], after: dict[str, int], topic: str) -> None:
+    """The bytes the broker appended per topic between two snapshots, and the input topic's before."""
+    if before and after:
+        figures.extra[INPUT_BYTES] = float(before.get(topic, 0))
+        figures.extra.update({WRITTEN + t: float(n) for t, n in bytes_written(before, after).items()})
+
+
+async def tracer_worker(
+    broker: str, work: Path, load: Workload, events: int, run: str = "a", log_dir: Path | None = None
+) -> Figures:
+    """(a): the backlog at full speed, then half that rate for latency (the worker is named ``run``).
+
+    With the broker's ``log_dir``, the bytes it appended to every topic while the backlog was drained
+    are kept in ``figures.extra`` (:mod:`throughput_report`)."""
     figures = Figures(f"(a) Tracer worker, {load.name}")
+    before = _log_sizes(log_dir)
     worker = await start_worker(broker, work, f"{run}-{load.name}", [load.spec])
     try:
         complete = await wait_for_total(
             broker, [worker.predictions, worker.dlq], events, worker.process, figures.contender
         )
+        _keep_bytes(figures, before, _log_sizes(log_dir), load.topic)
         ends = await end_offsets(broker, worker.predictions)
         records = await read_range(broker, worker.predictions, {}, ends)
         stamps = [json.loads(r.value)["ts"] for r in records]
@@ -208,27 +237,31 @@ async def tracer_worker(broker: str, work: Path, load: Workload, events: int, ru
         stop_process(worker.process)
 
 
-async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
-    """(e): 25 churn deployments on one topic: each row fans out to every deployment.
+async def tracer_many(broker: str, work: Path, load: Workload, log_dir: Path | None = None) -> Figures:
+    """(f): 25 churn deployments on one topic: each row fans out to every deployment. Its rate is in
+    input rows per second (``extra["predictions_per_s"]``: 25 times that), and with the broker's
+    ``log_dir`` the bytes the broker appended are kept as :func:`tracer_worker` keeps them.
 
     Every event must end as a prediction or a dead letter; a shortfall is reported in the note,
     with the deployments it hit.
     """
     rows_per = 2000
     topic = "bench.customers25"
-    figures = Figures(f"(e) Tracer worker, {MULTI_DEPLOYMENTS} churn deployments")
+    figures = Figures(f"(f) Tracer worker, {MULTI_DEPLOYMENTS} churn deployments, input rows")
     await ensure_topics(broker, {topic: PARTITIONS})
     subset = work / "customers25.jsonl"
     subset.write_bytes(b"".join(load.backlog.read_bytes().splitlines(keepends=True)[:rows_per]))
     producer = produce(broker, subset, topic, load.key, work / "produce.log")
     producer.wait(timeout=PHASE_TIMEOUT_S)
     specs = [{**load.spec, "id": f"churn-{i:02d}", "input_topics": [topic]} for i in range(MULTI_DEPLOYMENTS)]
-    worker = await start_worker(broker, work, "e-many", specs)
+    before = _log_sizes(log_dir)
+    worker = await start_worker(broker, work, "f-many", specs)
     try:
         expected = rows_per * MULTI_DEPLOYMENTS
         await wait_for_total(
             broker, [worker.predictions, worker.dlq], expected, worker.process, figures.contender
         )
+        _keep_bytes(figures, before, _log_sizes(log_dir), topic)
         figures.rss_mb = process_memory_mb(worker.process.pid, children=True)
         worker_mb = process_memory_mb(worker.process.pid)
         records = await read_range(
@@ -242,12 +275,15 @@ async def tracer_many(broker: str, work: Path, load: Workload) -> Figures:
             for spec in specs
             if per.get(spec["id"], 0) < rows_per
         }
-        figures.events = len(values)
+        figures.events = rows_per
         if len(values) > 1:
             stamps = [value["ts"] for value in values]
-            figures.events_per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
-        figures.note = (f"{rows_per:,} rows x {len(specs)} deployments, {dead} dead letters; RSS: worker "
-                        f"{worker_mb:.0f} MB + router {figures.rss_mb - worker_mb:.0f} MB")  # fmt: skip
+            per_s = (len(stamps) - 1) / max((max(stamps) - min(stamps)) / 1000.0, 1e-3)
+            figures.extra["predictions_per_s"] = per_s
+            figures.events_per_s = per_s / len(specs)
+        figures.note = (f"{rows_per:,} rows x {len(specs)} deployments: {len(values):,} predictions at "
+                        f"{figures.extra.get('predictions_per_s', math.nan):,.0f}/s, {dead} dead letters; RSS: "
+                        f"worker {worker_mb:.0f} MB + router {figures.rss_mb - worker_mb:.0f} MB")  # fmt: skip
         if short and dead < sum(short.values()):
             missing = sum(short.values()) - dead
             figures.note += f"; {missing:,} events LOST (neither predicted nor dead-lettered): " + ", ".join(
@@ -323,11 +359,6 @@ def machine_speed_ms() -> float:
     return best_of(3, task) * 1000.0
 
 
-def harmonic(first: float, second: float) -> float:
-    """``1 / (1/a + 1/b)``: the rate of doing both jobs one after the other in one process."""
-    return 1.0 / (1.0 / first + 1.0 / second)
-
-
 async def topic_copy(broker: str, work: Path, load: Workload, suffix: str) -> Workload:
     """``load`` on a fresh copy of its topic (``<topic>.<suffix>``), its backlog written to it."""
     topic = f"{load.topic}.{suffix}"
@@ -349,31 +380,45 @@ async def warm_up(broker: str, work: Path, load: Workload, events: int) -> None:
 
 
 async def play_round(
-    broker: str, work: Path, load: Workload, events: int, number: int, with_quix: bool
+    broker: str,
+    work: Path,
+    load: Workload,
+    events: int,
+    number: int,
+    peers: Sequence[str],
+    log_dir: Path | None,
 ) -> Round:
-    """Round ``number`` of ``load`` (:mod:`rounds`): the Tracer worker and the Quix peer back to back on
-    their own copy of the topic (the first round on the topic itself), Tracer first in even rounds."""
+    """Round ``number`` of ``load`` (:mod:`rounds`): the Tracer worker and ``peers`` back to back on their
+    own copy of the topic (the first round on the topic itself), in the order :func:`round_order` gives."""
     if number:
         load = await topic_copy(broker, work, load, f"r{number}")
+    order = round_order(number, peers)
     before = machine_speed_ms()
     tracer: Figures | None = None
-    quix: Figures | None = None
-    for contender in ("tracer", "quix") if number % 2 == 0 else ("quix", "tracer"):
-        if contender == "tracer":
-            tracer = await tracer_worker(broker, work, load, events, run=f"a{number}")
-        elif with_quix:
-            sink = f"bench.quix.{load.name}.{number}"
-            quix = await subprocess_contender(
-                broker, work, f"(d) Quix Streams + River, {load.name}",
-                ["quix", broker, load.topic, sink, load.name, str(events), str(work / f"quix-{load.name}-{number}")],
-                sink, events, lambda record: float(json.loads(record.value)["ts"]),
-            )  # fmt: skip
+    played: dict[str, Figures] = {}
+    for contender in order:
+        if contender not in PEERS:
+            tracer = await tracer_worker(broker, work, load, events, run=f"a{number}", log_dir=log_dir)
+            continue
+        sink = f"bench.{contender.lower()}.{load.name}.{number}"
+        role = [contender.lower(), broker, load.topic, sink, load.name, str(events)]
+        if contender == "Quix":
+            role.append(str(work / f"quix-{load.name}-{number}"))
+        label = "(d) Quix Streams + River" if contender == "Quix" else "(e) Bytewax dataflow + River"
+        played[contender] = await subprocess_contender(
+            broker, work, f"{label}, {load.name}", role, sink, events,
+            lambda record: float(json.loads(record.value)["ts"]),
+        )  # fmt: skip
     assert tracer is not None
-    return Round(number, tracer, quix, (before, machine_speed_ms()))
+    return Round(number, tracer, played, (before, machine_speed_ms()), order)
 
 
-async def run(broker: str, work: Path, events: int, rounds: int, with_quix: bool, with_profile: bool) -> None:
-    """Every contender in turn against the broker at ``broker``, then the tables."""
+async def run(
+    broker: str, work: Path, events: int, rounds: int, peers: Sequence[str], with_profile: bool,
+    log_dir: Path | None = None,
+) -> None:  # fmt: skip
+    """Every contender in turn against the broker at ``broker`` (its log folder ``log_dir``, for the bytes
+    it writes), then the tables."""
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # retries on fresh topics are expected here
     started = time.perf_counter()
     load_1m, load_5m, _ = os.getloadavg()
@@ -389,73 +434,36 @@ async def run(broker: str, work: Path, events: int, rounds: int, with_quix: bool
     await warm_up(broker, work, loads[0], events)
     print(f"broker warmed up at {time.perf_counter() - started:.0f} s")
 
-    results: dict[str, list[Figures]] = {}
-    played: dict[str, list[Round]] = {}
+    results: dict[str, Results] = {}
+    byte_rows: list[list[Any]] = []
     for load in loads:
         name = load.name
-        played[name] = []
+        played: list[Round] = []
         for number in range(rounds):
-            played[name].append(await play_round(broker, work, load, events, number, with_quix))
-            last = played[name][-1]
+            played.append(await play_round(broker, work, load, events, number, peers, log_dir))
+            last = played[-1]
             print(f"  {name} round {number + 1}: Tracer {last.tracer.events_per_s:,.0f}/s"
-                  + (f", Quix {last.quix.events_per_s:,.0f}/s" if last.quix else "")
+                  + "".join(f", {p} {f.events_per_s:,.0f}/s" for p, f in last.peers.items())
                   + f"; machine speed checks {last.speeds_ms[0]:.1f}, {last.speeds_ms[1]:.1f} ms")  # fmt: skip
         relay = await subprocess_contender(
             broker, work, f"(b) aiokafka relay, {name}",
             ["relay", broker, load.topic, f"bench.relay.{name}", str(events)], f"bench.relay.{name}", events,
             lambda record: float(record.timestamp),
         )  # fmt: skip
-        figures = [median_figures(played[name][0].tracer.contender, [r.tracer for r in played[name]]), relay]
-        figures += compute_limits(load, events)
-        quix_runs = [r.quix for r in played[name] if r.quix is not None]
-        if quix_runs:
-            figures.append(median_figures(quix_runs[0].contender, quix_runs))
-        results[name] = figures
+        river, batched, core = compute_limits(load, events)
+        tracer = median_figures(played[0].tracer.contender, [r.tracer for r in played])
+        result = Results(tracer, relay, river, batched, core, played)
+        for peer in peers:
+            runs = [r.peers[peer] for r in played if peer in r.peers]
+            if runs:
+                result.peers[peer] = median_figures(runs[0].contender, runs)
+        results[name] = result
+        byte_rows += bytes_rows(f"(a) {name}", played[0].tracer, events, f"a0-{name}.tracer.predictions")
         print(f"  {name} done at {time.perf_counter() - started:.0f} s")
-    many = await tracer_many(broker, work, loads[0])
-
-    rows = [f.row() for figures in results.values() for f in figures] + [many.row()]
-    print_table(
-        f"Throughput, latency and memory ({events:,} events per workload, one local Kafka {broker})",
-        ["contender", "events", "events/s", "p50 ms", "p99 ms", "peak RSS MB", "note"],
-        rows,
-        note=(
-            "events/s: first to last output; latency: source producer timestamp -> broker append time of the\n"
-            "prediction, at a paced load of half the worker's max rate; RSS: VmHWM of the contender's process\n"
-            "(a Tracer worker's: the sum with its router process)."
-        ),
-    )
-    print_table(
-        "Rounds (Tracer and Quix back to back on the same events; * the machine's speed moved > 15%)",
-        ["workload", "round", "order", "Tracer events/s", "Quix events/s", "ratio", "p50 ms", "p99 ms",
-         "speed moved"],
-        [row for name, rounds_played in played.items() for row in round_rows(name, rounds_played)],
-    )  # fmt: skip
-    targets: list[list[Any]] = []
-    for name, figures in results.items():
-        by = {f.contender.split(",")[0]: f for f in figures}
-        tracer = figures[0]
-        relay, per_event = by["(b) aiokafka relay"], figures[2]
-        batched = figures[3]
-        if with_quix:
-            ratio, shown = median_ratio(played[name])
-            targets.append(
-                [f"{name}: Tracer >= {TARGET_VS_QUIX}x Quix", shown, verdict(ratio >= TARGET_VS_QUIX)]
-            )
-        for compute in (per_event, batched):
-            bound = harmonic(relay.events_per_s, compute.events_per_s)
-            ratio = tracer.events_per_s / bound
-            how = "per event" if compute is per_event else "batches"
-            targets.append([f"{name}: Tracer >= {TARGET_VS_LIMITS}x 1/(1/b + 1/c, {how})",
-                            f"{tracer.events_per_s:,.0f} vs {bound:,.0f}: {ratio:.2f}x",
-                            verdict(ratio >= TARGET_VS_LIMITS)])  # fmt: skip
-        p99s = ", ".join(f"{r.tracer.p99_ms:.0f}" for r in played[name])
-        targets.append([f"{name}: p99 <= {TARGET_P99_MS:g} ms at half max rate",
-                        f"{tracer.p99_ms:.1f} ms (rounds: {p99s})",
-                        verdict(tracer.p99_ms <= TARGET_P99_MS) if math.isfinite(tracer.p99_ms) else "n/a"])  # fmt: skip
-    targets.append([f"RSS < {TARGET_RSS_MB:g} MB with {MULTI_DEPLOYMENTS} deployments", f"{many.rss_mb:.0f} MB",
-                    verdict(many.rss_mb < TARGET_RSS_MB) if math.isfinite(many.rss_mb) else "n/a"])  # fmt: skip
-    print_table("Targets", ["target", "measured", ""], targets)
+    many = await tracer_many(broker, work, loads[0], log_dir)
+    byte_rows += bytes_rows("(f) fan-out", many, many.events, "f-many.tracer.predictions")
+    print_tables(f"Throughput, latency and memory ({events:,} events per workload, one local Kafka {broker})",
+                 results, many, MULTI_DEPLOYMENTS, byte_rows)  # fmt: skip
 
     if with_profile:
         hot, packages = await profile_worker(broker, work, loads[0].spec, loads[0].topic)
@@ -480,12 +488,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=50_000, help="Events per workload (default 50000).")
     parser.add_argument("--rounds", type=int, default=ROUNDS,
-                        help=f"Rounds of Tracer and Quix per workload (default {ROUNDS}; see rounds.py).")  # fmt: skip
-    parser.add_argument("--no-quix", action="store_true", help="Skip the Quix Streams peer.")
+                        help=f"Rounds of Tracer and its peers per workload (default {ROUNDS}; see rounds.py).")  # fmt: skip
+    parser.add_argument("--no-quix", action="store_true", help="Skip the Quix Streams peer (d).")
+    parser.add_argument("--no-bytewax", action="store_true", help="Skip the Bytewax peer (e).")
     parser.add_argument("--no-profile", action="store_true", help="Skip the py-spy profile of the worker.")
     options = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="tracer-bench-"))
     kafka = LocalKafka(free_port_pair(), data_dir=work / "kafka")  # our own broker, stopped below
+    skipped = {"Quix": options.no_quix, "Bytewax": options.no_bytewax}
     try:
         kafka.start(timeout_s=120)
         asyncio.run(
@@ -494,8 +504,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 work,
                 options.events,
                 max(1, options.rounds),
-                not options.no_quix,
+                [peer for peer in PEERS if not skipped[peer]],
                 not options.no_profile,
+                kafka.home / "data",  # LocalKafka's log.dirs: the bytes the broker writes
             )
         )
     finally:
