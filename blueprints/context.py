@@ -45,7 +45,8 @@ empty and constant columns.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Iterable, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -56,6 +57,7 @@ import pandas as pd
 
 from tracer.blueprints.base import Features
 from tracer.blueprints.coercion import COERCERS
+from tracer.blueprints.columns import column_values
 from tracer.blueprints.inputs import normalize_name
 from tracer.blueprints.profiling import ColumnProfile, name_tokens, profile_columns
 
@@ -68,6 +70,7 @@ __all__ = [
     "ContextKind",
     "ContextProfile",
     "context_features",
+    "context_features_many",
     "profile_context",
 ]
 
@@ -83,10 +86,14 @@ MIN_DISTINCT_FOR_BINS = 10
 _BIN_QUANTILES = np.linspace(0.1, 0.9, 9)
 _INFINITE = (float("inf"), float("-inf"))
 _BIN_NAMES = tuple(f"b{index}" for index in range(len(_BIN_QUANTILES) + 1))
+_BIN_ARRAY = np.array(_BIN_NAMES, dtype=object)
 _MIN_ROWS_FOR_BINS = 20
 _LABEL_TWIN_AGREEMENT = 0.99
 _TRUE = frozenset({"yes", "y", "true", "t", "1", "1.0", "on"})
 _FALSE = frozenset({"no", "n", "false", "f", "0", "0.0", "off"})
+
+
+_PlanEntry = tuple[str, str, str, str, tuple[float, ...], frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ class ContextProfile:
     rows_profiled: int
 
     @cached_property
-    def plan(self) -> tuple[tuple[str, str, str, str, tuple[float, ...], frozenset[str]], ...]:
+    def plan(self) -> tuple[_PlanEntry, ...]:
         """Each column's (column, kind, feature, decile feature, edges, categories), as
         :func:`context_features` reads them: plain tuples, built once per profile."""
         return tuple(
@@ -194,11 +201,20 @@ def _label_values(frame: pd.DataFrame, label_column: str | None) -> pd.Series | 
 
 
 def _twin_of(values: pd.Series, label: pd.Series) -> bool:
-    both = pd.DataFrame({"value": values.astype(str), "label": label.astype(str)})[
+    present = (values.notna() & label.notna()).to_numpy()
+    texts, labels = values.astype(str).to_numpy()[present], label.astype(str).to_numpy()[present]
+    if len(texts) < 2:
+        return False
+    counts = Counter(zip(texts.tolist(), labels.tolist(), strict=True)).most_common()
+    if len(counts) < 3 or counts[1][1] != counts[2][1]:  # the two most frequent pairs, with no tie
+        top = counts[:2]
+        values_used, labels_used = {value for (value, _), _ in top}, {lab for (_, lab), _ in top}
+        return len(values_used) == len(labels_used) == 2 and (
+            sum(count for _, count in top) >= _LABEL_TWIN_AGREEMENT * len(texts)
+        )
+    both = pd.DataFrame({"value": values.astype(str), "label": label.astype(str)})[  # a tie: as ever
         values.notna() & label.notna()
     ]
-    if len(both) < 2:
-        return False
     pairs = both.value_counts()
     top_two = pairs.nlargest(2)
     values_used = {value for value, _ in top_two.index}
@@ -228,36 +244,85 @@ def context_features(profile: ContextProfile, raw_row: Mapping[Any, Any]) -> Fea
     left out (missing) or becomes ``"other"``."""
     features: Features = {}
     get = raw_row.get
-    for column, kind, feature, bin_feature, edges, categories in profile.plan:
-        value = get(column)
-        if value is None:
-            continue
-        value_type = type(value)
-        if kind == "numeric":
-            if value_type is not float and value_type is not int:
-                value = _number(value)
-                if value is None:
-                    continue
-            elif value != value or value in _INFINITE:
-                continue
-            features[feature] = float(value)
-            if edges:
-                features[bin_feature] = _BIN_NAMES[bisect_right(edges, value)]
-        elif value_type is float and value != value:
-            continue
-        elif kind == "categorical":
-            text = value if value_type is str else str(value)
-            if text in categories:
-                features[feature] = text
-            else:
-                text = text.strip()
-                if text:
-                    features[feature] = text if text in categories else "other"
-        elif kind == "boolean":
-            _boolean(feature, categories, value, features)
-        else:
-            _timestamp(feature, value, features)
+    for entry in profile.plan:
+        value = get(entry[0])
+        if value is not None:
+            _put(features, entry, value)
     return features
+
+
+def context_features_many(profile: ContextProfile, rows: Sequence[Mapping[Any, Any]]) -> list[Features]:
+    """:func:`context_features` of each row (the same features, in the same order), column by column:
+    a column of one JSON type at once, any other value by value."""
+    out: list[Features] = [{} for _ in rows]
+    for entry in profile.plan:
+        column, kind, feature, bin_feature, edges, categories = entry
+        values = column_values(rows, column)
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
+        if kind == "numeric" and kinds == {float}:
+            numbers = np.array(values, dtype=float)  # None -> NaN, left out as a NaN is
+            usable = np.isfinite(numbers).tolist()
+            if edges:
+                bins = _BIN_ARRAY[np.searchsorted(np.array(edges), numbers, side="right")].tolist()
+                for features, value, use, name in zip(out, values, usable, bins, strict=True):
+                    if use:
+                        features[feature] = value
+                        features[bin_feature] = name
+            else:
+                for features, value, use in zip(out, values, usable, strict=True):
+                    if use:
+                        features[feature] = value
+        elif kind == "categorical" and kinds == {str}:
+            labels = {value: _category(value, categories) for value in set(values) if value is not None}
+            for features, value in zip(out, values, strict=True):
+                if value is not None and (label := labels[value]) is not None:
+                    features[feature] = label
+        elif kind == "boolean" and kinds == {bool}:
+            for features, value in zip(out, values, strict=True):
+                if value is not None:
+                    features[feature] = 1.0 if value else 0.0
+        else:
+            for features, value in zip(out, values, strict=True):
+                if value is not None:
+                    _put(features, entry, value)
+    return out
+
+
+def _put(features: Features, entry: _PlanEntry, value: Any) -> None:
+    """Set one present value's features (none for a value that doesn't fit)."""
+    _, kind, feature, bin_feature, edges, categories = entry
+    value_type = type(value)
+    if kind == "numeric":
+        if value_type is not float and value_type is not int:
+            value = _number(value)
+            if value is None:
+                return
+        elif value != value or value in _INFINITE:
+            return
+        features[feature] = float(value)
+        if edges:
+            features[bin_feature] = _BIN_NAMES[bisect_right(edges, value)]
+    elif value_type is float and value != value:
+        return
+    elif kind == "categorical":
+        label = _category(value if value_type is str else str(value), categories)
+        if label is not None:
+            features[feature] = label
+    elif kind == "boolean":
+        _boolean(feature, categories, value, features)
+    else:
+        _timestamp(feature, value, features)
+
+
+def _category(text: str, categories: frozenset[str]) -> str | None:
+    """A categorical value as its feature: itself if kept, ``"other"`` if not, None if blank."""
+    if text in categories:
+        return text
+    text = text.strip()
+    if not text:
+        return None
+    return text if text in categories else "other"
 
 
 def _number(value: Any) -> float | None:

@@ -72,6 +72,7 @@ SAMPLE_ROWS = 5_000
 """Rows profiled per column (a seeded random sample of larger frames)."""
 _SERIES_ROWS = 100_000  # rows read (from the top) to measure time-series spacing
 _DATE_PROBE = 500  # values tried against each date format
+_DATE_HEAD = 32  # values tried first: a format (or number) most of them miss is not the column's
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -224,8 +225,8 @@ def _kind(
         return _numeric_kind(tokens, column.dropna().to_numpy(dtype=float), distinct)
     if distinct <= 2 and set(strings.str.lower().unique()) <= _BOOL_TOKENS:
         return "boolean", None
-    numbers = parse_numbers(strings)
-    if numbers.notna().mean() >= 0.95:
+    numbers = _numbers_if_most(strings)
+    if numbers is not None and numbers.notna().mean() >= 0.95:
         if tokens & _ID_HINTS and distinct >= 0.5 * len(strings):
             return "id", None
         return _numeric_kind(tokens, numbers.dropna().to_numpy(dtype=float), distinct)
@@ -282,6 +283,16 @@ def parse_numbers(strings: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float)
 
 
+def _numbers_if_most(strings: pd.Series) -> pd.Series | None:
+    """:func:`parse_numbers` of ``strings``, or None when so many of their head are no number that
+    fewer than 95 % of them can be."""
+    if len(strings) > _DATE_HEAD:
+        misses = int(parse_numbers(strings.head(_DATE_HEAD)).isna().sum())
+        if 20 * misses > len(strings):
+            return None
+    return parse_numbers(strings)
+
+
 def _date_format(strings: pd.Series) -> str | None:
     """The first date format that parses at least 90 % of a probe of the values, if any."""
     probe = strings.head(_DATE_PROBE)
@@ -291,7 +302,12 @@ def _date_format(strings: pd.Series) -> str | None:
     formats: tuple[str, ...] = _DATE_FORMATS
     if infer_time_format(probe) == "day_first":  # day first, unless a value says otherwise
         formats = tuple(sorted(formats, key=lambda date_format: date_format.startswith("%m")))
+    head = probe.head(_DATE_HEAD) if len(probe) > _DATE_HEAD else None
     for date_format in formats:
+        if head is not None:  # misses in a head that alone keep the probe below 90 %: not this format
+            misses = int(pd.to_datetime(head, format=date_format, errors="coerce", utc=True).isna().sum())
+            if 10 * misses > len(probe):
+                continue
         parsed = pd.to_datetime(probe, format=date_format, errors="coerce", utc=True)
         fraction = float(parsed.notna().mean())
         if fraction > best_fraction or (best is None and fraction >= best_fraction):

@@ -53,21 +53,13 @@ from tracer.blueprints.inputs import ColumnResolution, check_mapping
 from tracer.blueprints.protocols import FrameScoring, offers_frame_scoring, offers_row_scoring
 from tracer.online_models.learning import MIN_FRAME_ROWS, Learning
 from tracer.online_models.reading import ColumnReading
+from tracer.online_models.reading import scoring_error as _scoring_error
 from tracer.online_models.replay import ReplayReport, replay
 from tracer.online_models.scored import Captured, RowId, Scored
-from tracer.schemas import ReasonCode
 
 __all__ = ["MIN_FRAME_ROWS", "Captured", "Deployment", "ReplayReport", "RowId", "Scored"]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
-
-
-def _scoring_error(error: Exception, row: RowId) -> InputError:
-    where = f" (row {row})" if row is not None else ""
-    failure = InputError(f"scoring failed{where}: {type(error).__name__}: {error}")
-    failure.reason = ReasonCode.SCORING_ERROR
-    failure.__cause__ = error
-    return failure
 
 
 class Deployment(ColumnReading, Learning, Generic[OutputT]):
@@ -246,14 +238,9 @@ class Deployment(ColumnReading, Learning, Generic[OutputT]):
     ) -> list[tuple[RowId, dict[str, Any] | InputError]]:
         """Each raw row as its canonical record (or its InputError), with its row id: what
         ``score_records`` takes. Challengers with the same column mapping can share them."""
-        items: list[tuple[RowId, dict[str, Any] | InputError]] = []
-        for position, raw in enumerate(rows):
-            row = row_ids[position] if row_ids is not None else position
-            try:
-                items.append((row, self._canonical(raw, row)))
-            except Exception as error:
-                items.append((row, error if isinstance(error, InputError) else _scoring_error(error, row)))
-        return items
+        rows = rows if isinstance(rows, list) else list(rows)
+        ids = row_ids if row_ids is not None else range(len(rows))
+        return list(zip(ids, self.canonical_rows(rows, ids), strict=False))
 
     def score_records(
         self, items: Sequence[tuple[RowId, dict[str, Any] | InputError]], *, outputs: bool = True

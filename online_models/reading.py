@@ -16,18 +16,20 @@ A row with no value to score from (nothing but its id and label) is refused here
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from tracer.blueprints.base import Blueprint, Features
+from tracer.blueprints.columns import canonical_columns
 from tracer.blueprints.context import (
     CONTEXT_KEY,
     PROFILE_ROWS,
     ContextProfile,
     context_features,
+    context_features_many,
     profile_context,
 )
 from tracer.blueprints.dates import TimeFormat, infer_time_format
@@ -36,9 +38,11 @@ from tracer.blueprints.inputs import ColumnResolution, canonical_frame, canonica
 from tracer.online_models.scored import RowId
 from tracer.schemas import ReasonCode
 
-__all__ = ["ColumnReading"]
+__all__ = ["ColumnReading", "scoring_error"]
 
 _MAX_RESOLUTIONS = 256
+_MIN_BLOCK = 8
+"""Blocks of fewer rows are read row by row (reading by columns costs a little per column)."""
 
 
 class ColumnReading:
@@ -98,9 +102,7 @@ class ColumnReading:
 
     def _nothing_to_score(self, record: Mapping[str, Any]) -> bool:
         """Whether a record has no value but its entity and its label: no feature to score from."""
-        blueprint = self.blueprint
-        label = blueprint.label.column
-        skip = {blueprint.entity_input, label.name if label is not None else ""}
+        skip = self._not_scored_from()
         return all(value is None for name, value in record.items() if name not in skip)
 
     def _resolve(
@@ -139,12 +141,8 @@ class ColumnReading:
                 record[CONTEXT_KEY] = context_features(profile, raw)
         return records
 
-    def _canonical(self, raw: Mapping[str, Any], row: RowId, *, observe: bool = True) -> dict[str, Any]:
-        if type(raw) is not dict and not isinstance(raw, Mapping):
-            error = InputError(f"row {row}: expected an object of column -> value, got {type(raw).__name__}")
-            error.reason = ReasonCode.NOT_AN_OBJECT
-            raise error
-        columns = tuple(raw)
+    def _resolution_of(self, raw: Mapping[str, Any], columns: tuple[Any, ...]) -> ColumnResolution:
+        """The resolution of a row's ``columns`` (its keys), cached per distinct set of names."""
         resolution = self._resolutions.get(columns)
         if resolution is None:
             numeric = [column for column, value in raw.items() if type(value) is float or type(value) is int]
@@ -152,6 +150,69 @@ class ColumnReading:
             if len(self._resolutions) >= _MAX_RESOLUTIONS:
                 self._resolutions.clear()
             self._resolutions[columns] = resolution
+        return resolution
+
+    def canonical_rows(
+        self, rows: Sequence[Any], row_ids: Sequence[RowId]
+    ) -> list[dict[str, Any] | InputError]:
+        """Each row of a stream's block as :meth:`_canonical` reads it (an error in a bad row's place),
+        rows with the same column names column by column (:func:`canonical_columns`); a bad row, and
+        every row of a block read before the stream's context profile is taken, on its own."""
+        if len(rows) < _MIN_BLOCK or (self.blueprint.learns_context and self.context is None):
+            return [self._canonical_or_error(raw, row) for raw, row in zip(rows, row_ids, strict=False)]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for position, raw in enumerate(rows):
+            if type(raw) is not dict:
+                return [self._canonical_or_error(raw, row) for raw, row in zip(rows, row_ids, strict=False)]
+            groups.setdefault(tuple(raw), []).append(position)
+        out: list[dict[str, Any] | InputError | None] = [None] * len(rows)
+        for columns, positions in groups.items():  # in the order of their first row, as row by row
+            group = [rows[position] for position in positions]
+            try:
+                resolution = self._resolution_of(group[0], columns)
+            except Exception:
+                for position in positions:
+                    out[position] = self._canonical_or_error(rows[position], row_ids[position])
+                continue
+            records = canonical_columns(resolution, group)
+            contexts = (
+                context_features_many(self.context, group)
+                if self.context is not None and self.blueprint.learns_context
+                else None
+            )
+            skip = self._not_scored_from()
+            values = [name for name in _record_names(resolution) if name not in skip]
+            for index, (position, record) in enumerate(zip(positions, records, strict=True)):
+                if record is None:
+                    out[position] = self._canonical_or_error(rows[position], row_ids[position])
+                elif contexts is None:
+                    out[position] = record
+                elif context := contexts[index]:
+                    record[CONTEXT_KEY] = context
+                    out[position] = record
+                elif all(record[name] is None for name in values):
+                    out[position] = _nothing_to_score_from(self.blueprint, row_ids[position])
+                else:
+                    out[position] = record
+        return cast(list[dict[str, Any] | InputError], out)
+
+    def _canonical_or_error(self, raw: Any, row: RowId) -> dict[str, Any] | InputError:
+        try:
+            return self._canonical(raw, row)
+        except Exception as error:
+            return error if isinstance(error, InputError) else scoring_error(error, row)
+
+    def _not_scored_from(self) -> set[str]:
+        """The inputs a record can have alone and still have nothing to score from: its entity, its label."""
+        label = self.blueprint.label.column
+        return {self.blueprint.entity_input, label.name if label is not None else ""}
+
+    def _canonical(self, raw: Mapping[str, Any], row: RowId, *, observe: bool = True) -> dict[str, Any]:
+        if type(raw) is not dict and not isinstance(raw, Mapping):
+            error = InputError(f"row {row}: expected an object of column -> value, got {type(raw).__name__}")
+            error.reason = ReasonCode.NOT_AN_OBJECT
+            raise error
+        resolution = self._resolution_of(raw, tuple(raw))
         record = canonical_record(resolution, raw, row=row)
         if self.blueprint.learns_context:
             context = self._context_of(raw, observe)
@@ -162,6 +223,24 @@ class ColumnReading:
             ):  # before the stream's profile, a stream row's other columns count: they will feed it
                 raise _nothing_to_score_from(self.blueprint, row)
         return record
+
+
+def scoring_error(error: Exception, row: RowId) -> InputError:
+    """An unexpected error while reading or scoring a row, as its ``scoring_error`` dead letter."""
+    where = f" (row {row})" if row is not None else ""
+    failure = InputError(f"scoring failed{where}: {type(error).__name__}: {error}")
+    failure.reason = ReasonCode.SCORING_ERROR
+    failure.__cause__ = error
+    return failure
+
+
+def _record_names(resolution: ColumnResolution) -> tuple[str, ...]:
+    """The keys of the canonical records of ``resolution``."""
+    return (
+        *resolution._absent,
+        *(step[0] for step in resolution._steps),
+        *(derived[0] for derived in resolution._derived),
+    )
 
 
 def _numbers_only(value: object) -> list[object]:
