@@ -15,17 +15,21 @@ open is never seen, and it forecasts nothing.
   past errors decide.
 
 Horizon totals have closed forms: one cycle of seasonal weights sums once, and a damped trend's
-contribution is geometric, so a 90-day total of 5-minute data costs a few vector sums, not 25,920 steps.
+contribution is geometric, so a 90-day total of 5-minute data costs a few vector sums, not 25,920 steps;
+the rows scored from one model state share those sums
+(:class:`~tracer.blueprints.engines.forecast_sums.CycleSums`). Horizons of a few steps are walked.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from tracer.blueprints.engines.forecast_sums import CycleSums, on_open_slots, ramp_sum
 
 __all__ = ["Ensemble", "SeasonalNaive", "Smoother"]
 
@@ -42,51 +46,6 @@ def _damped(phi: float, h: float) -> float:
     if h == 1.0:
         return phi
     return h if phi >= 1.0 else phi * (1.0 - phi**h) / (1.0 - phi)
-
-
-def _periodic_sums(weights: FloatArray, start: int, steps: int, phi: float) -> tuple[float, float]:
-    """``Σ_{h=1..steps} w[(start+h) mod m]`` and ``Σ_{h=1..steps} φ^h w[(start+h) mod m]``, in closed form
-    over whole cycles plus the partial one."""
-    m = len(weights)
-    cycle = _rotated(weights, start + 1)  # cycle[j] is the weight of step h = j + 1
-    whole, partial = divmod(steps, m)
-    powers = _powers(phi, m)
-    plain = whole * float(cycle.sum()) + float(cycle[:partial].sum())
-    one_cycle = float(powers @ cycle)
-    ratio = phi**m
-    geometric = one_cycle * (whole if ratio >= 1.0 else (1.0 - ratio**whole) / (1.0 - ratio))
-    geometric += ratio**whole * float(powers[:partial] @ cycle[:partial])
-    return plain, geometric
-
-
-@lru_cache(maxsize=64)
-def _powers(phi: float, m: int) -> FloatArray:
-    """``φ^1 .. φ^m``, cached: a few cycle lengths and damping factors are ever used."""
-    return phi ** np.arange(1, m + 1, dtype=np.float64)
-
-
-def _rotated(weights: FloatArray, first: int) -> FloatArray:
-    """The cycle starting at position ``first``."""
-    split = first % len(weights)
-    return np.concatenate((weights[split:], weights[:split])) if split else weights
-
-
-def _ramp_sum(weights: FloatArray, start: int, steps: int) -> float:
-    """``Σ_{h=1..steps} h · w[(start+h) mod m]`` over whole cycles plus the partial one."""
-    m = len(weights)
-    cycle = _rotated(weights, start + 1)
-    whole, partial = divmod(steps, m)
-    j = np.arange(1, m + 1, dtype=np.float64)
-    total = float(cycle.sum()) * m * whole * (whole - 1) / 2.0 + whole * float(j @ cycle)
-    return total + float((whole * m + j[:partial]) @ cycle[:partial])
-
-
-def _on_open_slots(weights: FloatArray, open_slots: BoolArray | None) -> FloatArray:
-    """Weights of a cycle tiled onto the open slots of a longer one (a daily profile onto the week's
-    open hours; a level alone onto every open slot)."""
-    if open_slots is None or len(open_slots) % len(weights) or len(open_slots) == len(weights):
-        return weights
-    return np.tile(weights, len(open_slots) // len(weights)) * open_slots
 
 
 @dataclass(slots=True, eq=False)
@@ -169,22 +128,56 @@ class Smoother:
         """The sum of forecasts for the ``steps`` periods after position ``start``, the trend having run
         ``offset`` steps since the last learned value; slots never open (nights, weekends: False in
         ``open_slots``, a whole cycle of positions) count nothing."""
+        if open_slots is None and 0 < steps <= _WALK_MAX:  # a few steps: walking them is cheaper
+            return self.walk(start, offset, steps)[steps]
+        return self.total_from(self.sums(open_slots), start, offset, steps)
+
+    def walk(self, start: int, offset: int, steps: int, sums: list[float] | None = None) -> list[float]:
+        """The running sums of the forecasts of the ``steps`` periods after position ``start`` (``[0]``:
+        none), the trend having run ``offset`` steps: :meth:`forecast` summed in order. ``sums``, the
+        running sums of fewer steps, are extended."""
+        sums = [0.0] if sums is None else sums
+        if self.level is None:
+            return sums + [0.0] * (steps + 1 - len(sums))
+        level, trend, phi = self.level, self.trend, self.phi
+        cycle, multiplicative = self.cycle, self.multiplicative
+        season = self.season.tolist() if cycle else []
+        total = sums[-1]
+        for h in range(len(sums), steps + 1):
+            n = offset + h  # the trend's steps, damped as in _damped
+            value = level
+            if trend:
+                value = level + trend * (
+                    phi if n == 1 else n if phi >= 1.0 else phi * (1.0 - phi**n) / (1.0 - phi)
+                )
+            if cycle:
+                effect = season[(start + h) % cycle]
+                value = value * effect if multiplicative else value + effect
+            total += value
+            sums.append(total)
+        return sums
+
+    def sums(self, open_slots: BoolArray | None) -> CycleSums:
+        """The cycle sums :meth:`total_from` reads, for the current state: of the weights the level and
+        trend are multiplied by, and of the additive effects."""
+        if not self.cycle:
+            return CycleSums.of(on_open_slots(np.ones(1), open_slots), phi=self.phi)
+        # intraday, a slot never seen is closed; otherwise it is neutral
+        mask = self.seen.astype(np.float64) if open_slots is not None else np.ones(self.cycle)
+        if self.multiplicative:
+            return CycleSums.of(on_open_slots(self.season * mask, open_slots), phi=self.phi)
+        weights, adds = on_open_slots(mask, open_slots), on_open_slots(self.season * mask, open_slots)
+        return CycleSums.of(weights, adds, self.phi)
+
+    def total_from(self, sums: CycleSums, start: int, offset: int, steps: int) -> float:
+        """:meth:`total` from this state's :meth:`sums`."""
         if self.level is None or steps <= 0:
             return 0.0
-        d_inf = self.phi / (1.0 - self.phi) if self.phi < 1.0 else 0.0
-        if open_slots is None and steps <= _WALK_MAX:  # a few steps: walking them is cheaper
-            return sum(self.forecast(start + h, offset + h) for h in range(1, steps + 1))
-        weights, adds = np.ones(1), np.zeros(1)
-        if self.cycle:  # intraday, a slot never seen is closed; otherwise it is neutral
-            mask = self.seen.astype(np.float64) if open_slots is not None else np.ones(self.cycle)
-            weights = self.season * mask if self.multiplicative else mask
-            adds = np.zeros(self.cycle) if self.multiplicative else self.season * mask
-        weights, adds = _on_open_slots(weights, open_slots), _on_open_slots(adds, open_slots)
-        plain, geometric = _periodic_sums(weights, start, steps, self.phi)
-        added = _periodic_sums(adds, start, steps, 1.0)[0] if not self.multiplicative else 0.0
+        plain, geometric, added = sums.parts(start, steps)
         if self.phi >= 1.0:  # undamped: the trend adds Σ h·w_h
-            ramp = _ramp_sum(weights, start, steps) if self.trend else 0.0
+            ramp = ramp_sum(sums.weights, start, steps) if self.trend else 0.0
             return self.level * plain + self.trend * (ramp + offset * plain) + added
+        d_inf = self.phi / (1.0 - self.phi)
         damp = self.phi**offset  # the trend has already decayed over the offset
         return self.level * plain + self.trend * (d_inf * (plain - damp * geometric)) + added
 
@@ -241,15 +234,35 @@ class SeasonalNaive:
         self.values[slot], self.seen[slot], self.last = y, True, y
 
     def total(self, start: int, offset: int, steps: int, open_slots: BoolArray | None) -> float:
-        if self.last is None or steps <= 0:
-            return 0.0
-        if open_slots is None and steps <= _WALK_MAX:
-            return sum(self.forecast(start + h) for h in range(1, steps + 1))
+        if open_slots is None and 0 < steps <= _WALK_MAX:
+            return self.walk(start, offset, steps)[steps]
+        return self.total_from(self.sums(open_slots), start, offset, steps)
+
+    def walk(self, start: int, offset: int, steps: int, sums: list[float] | None = None) -> list[float]:
+        """The running sums of the forecasts of the ``steps`` periods after position ``start``."""
+        sums = [0.0] if sums is None else sums
+        if self.last is None:
+            return sums + [0.0] * (steps + 1 - len(sums))
+        values, seen, last, cycle = self.values.tolist(), self.seen.tolist(), self.last, self.cycle
+        total = sums[-1]
+        for h in range(len(sums), steps + 1):
+            slot = (start + h) % cycle
+            total += values[slot] if seen[slot] else last
+            sums.append(total)
+        return sums
+
+    def sums(self, open_slots: BoolArray | None) -> CycleSums:
+        if self.last is None:
+            return CycleSums.of(np.zeros(1))
         values = (
             self.values * self.seen if open_slots is not None else np.where(self.seen, self.values, self.last)
         )
-        weights = _on_open_slots(values, open_slots)
-        return _periodic_sums(weights, start, steps, 1.0)[0]
+        return CycleSums.of(on_open_slots(values, open_slots))
+
+    def total_from(self, sums: CycleSums, start: int, offset: int, steps: int) -> float:
+        if self.last is None or steps <= 0:
+            return 0.0
+        return sums.parts(start, steps)[0]
 
 
 Candidate = Smoother | SeasonalNaive
@@ -314,14 +327,38 @@ class Ensemble:
         return sum(w * value for w, (_, value) in zip(weights, top, strict=True)) / sum(weights)
 
     def total(
-        self, start: int, offset: int, steps: int, open_slots: BoolArray | None, cycle: int | None = None
+        self,
+        start: int,
+        offset: int,
+        steps: int,
+        open_slots: BoolArray | None,
+        cycle: int | None = None,
+        memo: dict[Any, Any] | None = None,
     ) -> float:
         """The mean horizon total of the ``top`` best-scored candidates (see :meth:`Smoother.total`); with
         ``cycle``, of those with that season only (intraday: a week's profile, since a daily profile's
-        level is today's, a Friday's for the next month)."""
-        indices = [i for i, c in enumerate(self.candidates) if cycle is None or c.cycle == cycle]
-        order = sorted(indices or range(len(self.candidates)), key=self.errors.__getitem__)[: self.top]
-        return sum(self.candidates[i].total(start, offset, steps, open_slots) for i in order) / len(order)
+        level is today's, a Friday's for the next month). ``memo`` keeps what the current state implies
+        (the order, each candidate's cycle sums) for the next totals: the caller empties it on learning."""
+        memo = {} if memo is None else memo
+        order: list[int] | None = memo.get(("order", cycle))
+        if order is None:
+            indices = [i for i, c in enumerate(self.candidates) if cycle is None or c.cycle == cycle]
+            order = sorted(indices or range(len(self.candidates)), key=self.errors.__getitem__)[: self.top]
+            memo["order", cycle] = order
+        total = 0.0
+        for i in order:
+            candidate = self.candidates[i]
+            if open_slots is None and 0 < steps <= _WALK_MAX:  # a few steps: walked, the next one kept
+                walked = memo.get(("walk", i, start, offset))
+                if walked is None or len(walked) <= steps:
+                    walked = memo["walk", i, start, offset] = candidate.walk(start, offset, steps + 1, walked)
+                total += walked[steps]
+                continue
+            sums = memo.get((i, open_slots is None))
+            if sums is None:
+                sums = memo[i, open_slots is None] = candidate.sums(open_slots)
+            total += candidate.total_from(sums, start, offset, steps)
+        return total / len(order)
 
     def learn(self, position: int, y: float, steps: float = 1.0) -> float:
         """Score every candidate's forecast of ``y``, let each learn it, and choose again. Returns the

@@ -104,9 +104,12 @@ class _Series:
     week_seen: bool = False  # intraday: the series has spanned a whole week
     first_ts: float | None = None
     errors: ErrorTracker = field(default_factory=ErrorTracker)
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """What was derived from the current state (cycle sums for the horizon totals, forecasts), for the
+    rows scored until it learns again: emptied whenever it learns, and not pickled."""
 
     def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "memo"}
 
     def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
         """New-layout state only; an old (River Holt-Winters) checkpoint's series restarts empty."""
@@ -119,11 +122,19 @@ class _Series:
         """Steps from the last learned row to ``ts`` (at least 1; always 1 intraday or without dates)."""
         if ts is None or self.clock is None or self.clock.intraday or self.last_ts is None:
             return 1
-        return max(1, self.clock.step(ts) - self.last_step)
+        return max(1, self.step(ts) - self.last_step)
+
+    def step(self, ts: float) -> int:
+        """The clock's step of ``ts``, kept until the series learns (its clock, once set, stays)."""
+        step: int | None = self.memo.get(("step", ts))
+        if step is None:
+            assert self.clock is not None, "a step needs the clock"
+            step = self.memo["step", ts] = self.clock.step(ts)
+        return step
 
     def position_of(self, ts: float | None, steps: int) -> int:
         if ts is not None and self.clock is not None and self.clock.grain.name != "none":
-            return self.clock.position(ts)
+            return self.clock.position(ts) if self.clock.intraday else self.step(ts)
         return self.last_position + steps
 
     def forecast(self, ts: float | None) -> float:
@@ -148,9 +159,11 @@ class _Series:
             else None
         )
         whole = math.floor(steps)
-        total = best.total(start, offset, whole, open_slots, cycle)
+        total = best.total(start, offset, whole, open_slots, cycle, self.memo)
         if steps > whole:
-            total += (steps - whole) * (best.total(start, offset, whole + 1, open_slots, cycle) - total)
+            total += (steps - whole) * (
+                best.total(start, offset, whole + 1, open_slots, cycle, self.memo) - total
+            )
         return total if math.isfinite(total) else 0.0
 
     def rows_per_cycle(self) -> int:
@@ -229,6 +242,7 @@ class SeasonalForecaster:
             if ts <= series.last_ts:
                 return
             series.deltas.append(ts - series.last_ts)
+        series.memo.clear()
         covariate = _number(x, self.covariate_key)
         steps = series.steps_to(ts)
         clock_now = self._clock_value(series, ts)
@@ -253,7 +267,7 @@ class SeasonalForecaster:
             series.n_learned += 1
             self._detect(series)
         if series.clock is not None and ts is not None:
-            series.last_step = series.clock.step(ts)
+            series.last_step = series.step(ts)
         series.last_ts = ts if ts is not None else series.last_ts
         series.first_ts = series.last_ts if series.first_ts is None else series.first_ts
         window = self._window_steps(series)
@@ -266,8 +280,12 @@ class SeasonalForecaster:
         series = self.series.get(series_id)
         if series is None or series.ensemble is None:
             return [series.forecast(None) if series else 0.0] * horizon
-        ensemble = series.ensemble
-        return [ensemble.forecast(series.last_position + h, h) for h in range(1, horizon + 1)]
+        known = series.memo.get(("forecast", horizon))
+        if known is None:
+            ensemble = series.ensemble
+            known = [ensemble.forecast(series.last_position + h, h) for h in range(1, horizon + 1)]
+            series.memo["forecast", horizon] = known
+        return list(known)
 
     def outlook(self, x: Features, horizons_days: tuple[float, ...] = (30.0, 90.0)) -> Outlook:
         """Totals over each horizon after the row's period, the interval window's error, trend, season."""
@@ -305,7 +323,7 @@ class SeasonalForecaster:
             return float(series.n_learned + len(series.start_rows))
         if series.clock.intraday:
             return math.floor(ts / series.clock.spacing + 0.5)
-        return float(series.clock.step(ts))
+        return float(series.step(ts))
 
     def _start(self, series: _Series) -> None:
         """Fix the clock from the first rows' spacing, build the candidates, and feed them those rows."""

@@ -200,7 +200,13 @@ class ProductDemand(Forecast[ProductDemandOutput]):
         )
         rms = math.sqrt(max(series.errors.mean_sq_error_1, 0.0)) if series else 0.0
         learned = series.n_learned + len(series.start_rows) if series else 0
-        recent = list(series.buffer) or [y for _, y in series.start_rows] if series else []
+        pattern = series.memo.get("demand_pattern") if series else None  # the series' until it learns
+        if pattern is None:
+            pattern = demand_pattern(
+                list(series.buffer) or [y for _, y in series.start_rows] if series else []
+            )
+            if series:
+                series.memo["demand_pattern"] = pattern
         half = self.half_width(rms, params)
         trend = _TRENDS[outlook.trend]
         stock = features.get("stock_on_hand")
@@ -221,7 +227,7 @@ class ProductDemand(Forecast[ProductDemandOutput]):
             units_next_28d=month,
             units_interval=(max(expected - half, 0.0), expected + half),
             days_of_cover=cover,
-            demand_pattern=demand_pattern(recent),
+            demand_pattern=pattern,
             demand_trend=trend,
             recommended_protocol=protocol_name,
             confidence=experience / (1.0 + rms / max(expected, 1.0)),
