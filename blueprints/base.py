@@ -36,6 +36,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from tracer.blueprints.errors import ParameterError
+from tracer.blueprints.outputs_explained import explaining_batch
 from tracer.blueprints.protocols import (
     BlockExplaining,
     Experienced,
@@ -271,7 +272,10 @@ class Blueprint(ABC, Generic[OutputT, StateT]):
         ``predict_rows(features)`` (the very sequence), for a blueprint whose output can be built
         for many rows at once. If it raises, each row is postprocessed on its own instead, so a bad
         row costs only itself. The default loops over :meth:`postprocess`."""
-        return [self.postprocess(score, x, model, params) for score, x in zip(scores, features, strict=True)]
+        with explaining_batch(features, model):  # drivers read from the batch's matrices (outputs_explained)
+            return [
+                self.postprocess(score, x, model, params) for score, x in zip(scores, features, strict=True)
+            ]
 
     def self_labels(self, record: Record, state: StateT, params: Params) -> list[tuple[str, float]]:
         """Outcomes this record reveals for earlier predictions: ``(prediction_key, label)`` pairs.

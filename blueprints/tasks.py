@@ -38,6 +38,7 @@ from tracer.blueprints.engines.seasonal_forecaster import (
     Seasonality,
 )
 from tracer.blueprints.errors import ParameterError
+from tracer.blueprints.outputs_explained import explained_row
 from tracer.blueprints.protocols import offers_experience, offers_explaining
 from tracer.schemas.base import OutboundModel
 
@@ -195,7 +196,11 @@ def pushing_features(
     features: Features, model: OnlineModel, min_logit: float = DRIVER_MIN_LOGIT
 ) -> list[tuple[float, str, bool]]:
     """``(share, feature, above its usual)`` of each feature that adds at least ``min_logit`` to the
-    logit, largest first; empty for a model that can't explain itself."""
+    logit, largest first; empty for a model that can't explain itself. A row of a batch being
+    explained (``explaining_batch``) is read from the model's matrices of that batch."""
+    ranked = explained_row(features, model, min_logit)
+    if ranked is not None:
+        return ranked
     if not offers_explaining(model):
         return []
     shares = model.contributions(features)

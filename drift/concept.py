@@ -119,8 +119,14 @@ class _Window:
         self.total_sq += x * x
         if self._recent is not None:
             self._recent.append(x)
-        self.adwin.update(x)
-        return bool(self.adwin.drift_detected)
+        # ``ADWIN.update`` without its wrapper (half of this call's time): river 0.26 (pinned) resets a
+        # detector that flagged drift on its next value, then updates its Rust window
+        adwin = self.adwin
+        if adwin._drift_detected:
+            adwin._reset()
+        detected: bool = adwin._helper.update(x)
+        adwin._drift_detected = detected
+        return detected
 
     def rose(self) -> bool:
         """After a cut: whether the newer part of the window has the higher mean."""
@@ -238,23 +244,13 @@ class ErrorDriftDetector:
     def update(self, error: float | bool) -> bool:
         """Add one error; return ``drift_detected`` (``warning_detected`` is readable afterwards)."""
         self.drift_detected = False
-        try:
-            if not math.isfinite(error):
-                return False
-        except (TypeError, OverflowError):
-            return False
-        if self.outcome == "binary":
-            x = min(max(float(error), 0.0), 1.0)
+        if (error is True or error is False) and self.outcome == "binary":
+            x = 1.0 if error else 0.0  # a classifier's error, the usual case
         else:
-            absolute = abs(float(error))
-            if self._calibration_left:
-                self._calibration_left -= 1
-                self._calibration_total += absolute
-                if not self._calibration_left:
-                    mean_absolute = self._calibration_total / self.config.calibration_events
-                    self._scale = mean_absolute if mean_absolute > 0.0 else 1.0
+            scaled = self._scaled(error)
+            if scaled is None:
                 return False
-            x = min(absolute / self._scale, self.config.error_clip)
+            x = scaled
         warning = self._warning
         if warning is not None:
             if warning.update(x):
@@ -268,6 +264,25 @@ class ErrorDriftDetector:
         if self._drift.update(x):
             return self._on_cut()
         return False
+
+    def _scaled(self, error: float | bool) -> float | None:
+        """What the windows take for ``error``; None for a value skipped (not finite, or calibrating)."""
+        try:
+            if not math.isfinite(error):
+                return None
+        except (TypeError, OverflowError):
+            return None
+        if self.outcome == "binary":
+            return min(max(float(error), 0.0), 1.0)
+        absolute = abs(float(error))
+        if self._calibration_left:
+            self._calibration_left -= 1
+            self._calibration_total += absolute
+            if not self._calibration_left:
+                mean_absolute = self._calibration_total / self.config.calibration_events
+                self._scale = mean_absolute if mean_absolute > 0.0 else 1.0
+            return None
+        return min(absolute / self._scale, self.config.error_clip)
 
     def _on_cut(self) -> bool:
         window = self._drift

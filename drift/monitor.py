@@ -22,7 +22,7 @@ from typing import Any
 from tracer.drift.concept import ErrorDriftConfig, ErrorDriftDetector, Outcome
 from tracer.drift.data import WindowedKS, WindowedKSConfig
 from tracer.drift.reaction import ReactionAction, ReactionMachine
-from tracer.drift.stats import as_float_array
+from tracer.drift.stats import as_float_array, as_float_columns
 from tracer.schemas import DriftAlert, DriftKind, DriftPolicy, SourceOffset
 
 __all__ = ["DriftConfig", "DriftMonitor"]
@@ -199,8 +199,12 @@ class DriftMonitor:
             for row in rows:
                 self._discover(row)
         found: list[tuple[int, int, DriftAlert]] = []
-        for order, (name, detector) in enumerate(self._feature_items):
-            column = as_float_array([row.get(name) for row in rows])
+        items = self._feature_items
+        columns = as_float_columns(rows, [name for name, _ in items])  # None: a column at a time
+        for order, (name, detector) in enumerate(items):
+            column = (
+                columns[order] if columns is not None else as_float_array([row.get(name) for row in rows])
+            )
             for index, statistic, threshold in detector.update_many(column):
                 source = sources[index] if sources is not None else None
                 alert = self._window_alert(
@@ -299,9 +303,17 @@ class DriftMonitor:
         """
         detector = self.concept
         drift = error is not None and detector.update(error)
-        self.reaction.update(warning=detector.warning_detected, drift=drift)
+        reaction = self.reaction
+        if not drift and type(reaction) is ReactionMachine and reaction.reaction == "alert_only":
+            return []  # alert_only's action is always NONE: no step to take
+        reaction.update(warning=detector.warning_detected, drift=drift)
         if not drift:
             return []
+        return self._concept_alert(position, ts_ms, source)
+
+    def _concept_alert(self, position: int, ts_ms: int, source: SourceOffset | None) -> list[DriftAlert]:
+        """The alert of the concept detection just made, unless the cooldown suppresses it."""
+        detector = self.concept
         alert = self._alert(
             "concept",
             f"{self.score_name} errors",
@@ -315,6 +327,26 @@ class DriftMonitor:
             source,
         )
         return [alert] if alert is not None else []
+
+    def observe_errors(
+        self, errors: Sequence[float | bool | None], *, position: int, ts_ms: int
+    ) -> list[DriftAlert]:
+        """:meth:`observe_error` on each error in turn, all at ``position``, for a reaction policy that
+        never asks for anything (:attr:`reacts`): the same alerts, without a step per error."""
+        if self.reacts:
+            raise ValueError("observe_errors is for a monitor whose reaction is alert_only: step one by one")
+        update = self.concept.update
+        alerts: list[DriftAlert] = []
+        for error in errors:
+            if error is not None and update(error):
+                alerts += self._concept_alert(position, ts_ms, None)
+        return alerts
+
+    @property
+    def reacts(self) -> bool:
+        """Whether the reaction policy may ask for an action (not ``alert_only``'s own machine)."""
+        reaction = self.reaction
+        return not (type(reaction) is ReactionMachine and reaction.reaction == "alert_only")
 
     # -- alerts ----------------------------------------------------------------------------------------
 

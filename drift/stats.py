@@ -7,7 +7,9 @@ of raw feature values to floats that skips exactly what a single update skips.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +17,7 @@ import numpy.typing as npt
 __all__ = [
     "FloatArray",
     "as_float_array",
+    "as_float_columns",
     "ks_critical_value",
     "ks_statistic",
     "lag1_autocorrelation",
@@ -50,6 +53,32 @@ def as_float_array(values: Sequence[object]) -> FloatArray:
         except OverflowError:
             pass
     return np.fromiter((_as_float(v) for v in values), dtype=np.float64, count=len(values))
+
+
+def as_float_columns(rows: Sequence[Mapping[str, object]], names: Sequence[str]) -> FloatArray | None:
+    """Column ``j`` of the result is ``as_float_array([row.get(names[j]) for row in rows])``, all in one
+    conversion; None unless every row has every name and every value is a plain number or ``None``
+    (then convert column by column).
+
+    >>> as_float_columns([{"a": 1, "b": None}, {"b": 2.5, "a": True}], ["a", "b"]).tolist()
+    [[1.0, 1.0], [nan, 2.5]]
+    """
+    if not rows or not names:
+        return None
+    getter = itemgetter(*names)
+    try:
+        cells = [getter(row) for row in rows]
+    except KeyError:
+        return None
+    if len(names) == 1:
+        cells = [(cell,) for cell in cells]
+    if not _PLAIN_NUMBER_TYPES.issuperset(map(type, chain.from_iterable(cells))):
+        return None
+    try:
+        matrix = np.array(cells, dtype=np.float64)
+    except OverflowError:
+        return None
+    return np.ascontiguousarray(matrix.T)
 
 
 def ks_critical_value(n_reference: int, n_current: int, alpha: float) -> float:

@@ -56,6 +56,8 @@ class Learning:
     def label_value(self, label: float | bool | int | str) -> float:
         """A label as the float the model learns ("yes"/"no", "1", True... coerced by the task's dtype; a
         multi-class task's class name, as its index)."""
+        if type(label) is float and math.isfinite(label) and self.blueprint.task != "multiclass":
+            return label  # the usual case, a finite float: what the checks below return
         if self.blueprint.task == "multiclass":  # a class name or index (``Blueprint.class_of``)
             value: Any = self.blueprint.class_of(label)
             if value is None:
@@ -95,15 +97,17 @@ class Learning:
     def outcomes(self, scored: Iterable[Scored[Any]]) -> list[tuple[Captured, float]]:
         """Join the outcomes these rows reveal for earlier predictions, then their own, to captures (no learning)."""
         joined: list[tuple[Captured, float]] = []
+        pending, value = self._pending, self.label_value
         for item in scored:
             for key, label in item.revealed:
                 captured = self.take(key)
                 if captured is not None:
-                    joined.append((captured, self.label_value(label)))
-            if item.label is not None:
-                own = self._captured_for(item)
-                if own is not None:
-                    joined.append((own, self.label_value(item.label)))
+                    joined.append((captured, value(label)))
+            if item.label is not None:  # its own capture (``_captured_for`` a Scored), inline
+                own = pending.pop(item.key, None) or Captured(
+                    item.key, item.features, item.score, item.time_s, self.model_version
+                )
+                joined.append((own, value(item.label)))
         return joined
 
     def learn_captured(self, pairs: Sequence[tuple[Captured, float]]) -> None:

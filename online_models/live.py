@@ -256,22 +256,15 @@ class LiveDeployment(ModelLifecycle):
         slots = self.live.score_records(records)
         scored: list[Scored[Any]] = []
         scored_records: list[dict[str, Any]] = []
+        shadowed, predicted = bool(self.shadows), result.predictions.append
         for slot, event, (_, record) in zip(slots, events, records, strict=True):
             if isinstance(slot, InputError):
                 result.dead_letters.append(DeadLetterOut(slot.reason, str(slot), event))
                 continue
             scored.append(slot)
-            if self.shadows:
+            if shadowed:
                 scored_records.append(cast(dict[str, Any], record))  # a scored row had a record
-            result.predictions.append(
-                PredictionOut(
-                    slot.key,
-                    slot.output,
-                    slot.score,
-                    event.source,
-                    event.timestamp_ms,
-                )
-            )
+            predicted(PredictionOut(slot.key, slot.output, slot.score, event.source, event.timestamp_ms))
         live_scores = [item.score for item in scored]
         for name, shadow in self.shadows.items():
             if shadow.shares_features(self.live):  # live's features; its own outcomes if its params differ
@@ -359,13 +352,26 @@ class LiveDeployment(ModelLifecycle):
         """
         result.labels_joined += len(pairs)
         learned = 0
+        task, monitor = self.task, self.monitor
+        binary = task == "binary"
+        if self.background is None and not monitor.reacts:  # alert_only: no swap can fall mid-block
+            errors = [
+                (c.score >= 0.5) != (y >= 0.5) if binary else _error_of(task, c.score, y) for c, y in pairs
+            ]
+            result.alerts += monitor.observe_errors(errors, position=self.position, ts_ms=now_ms)
+            self.live.learn_captured(pairs)
+            return
         for index, (captured, y) in enumerate(pairs):
             if self.background is not None:
                 self.background.learn_one(captured.features, y)
-            result.alerts += self.monitor.observe_error(
-                _error_of(self.task, captured.score, y), position=self.position, ts_ms=now_ms
-            )
-            action = self.monitor.action
+            score = captured.score
+            error = (score >= 0.5) != (y >= 0.5) if binary else _error_of(task, score, y)
+            alerts = monitor.observe_error(error, position=self.position, ts_ms=now_ms)
+            if alerts:
+                result.alerts += alerts
+            action = monitor.action
+            if action is ReactionAction.NONE:  # nearly every label: nothing to react to
+                continue
             if action in (ReactionAction.SWAP_BACKGROUND, ReactionAction.RESET_LIVE):
                 self.live.learn_captured(pairs[learned : index + 1])
                 learned = index + 1

@@ -62,8 +62,10 @@ def exact_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
     boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
     starts = np.concatenate(([0], boundaries))
     ends = np.concatenate((boundaries, [len(scores)]))
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
+    run = np.zeros(len(scores), dtype=np.intp)  # each sorted score's run of ties, in one pass
+    run[boundaries] = 1
+    run = np.cumsum(run)
+    ranks[order] = (starts[run] + ends[run] + 1) / 2.0
     rank_sum = float(ranks[y_true.astype(bool)].sum())
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
 

@@ -235,19 +235,41 @@ class ReportHistory:
         self.recent = deque(maxlen=self.max_recent)
 
     def learned(self, pairs: Iterable[tuple[float, float]], *, position: int) -> None:
-        """Record learned (score, outcome) pairs; the deployment had seen ``position`` events."""
-        for score, y in pairs:
-            self.labels += 1
-            self._pending.append((score, y))
-            if self.task != "multiclass":
-                self.recent.append((float(score), float(y)))
+        """Record learned (score, outcome) pairs; the deployment had seen ``position`` events.
+
+        A block at a time: the calibration counts and sums are updated with numpy in the pairs'
+        order (``np.add.at`` adds one value after another, as a loop would, to the same floats)."""
+        pairs = pairs if isinstance(pairs, list) else list(pairs)
+        if not pairs:
+            return
+        if self.task != "multiclass":
+            scores = np.fromiter((score for score, _ in pairs), dtype=np.float64, count=len(pairs))
+            outcomes = np.fromiter((y for _, y in pairs), dtype=np.float64, count=len(pairs))
+            self.recent.extend(zip(scores.tolist(), outcomes.tolist(), strict=True))
             if self.task == "binary":
-                index = min(CALIBRATION_BINS - 1, max(0, int(min(max(score, 0.0), 1.0) * CALIBRATION_BINS)))
-                self._counts[index] += 1
-                self._score_sums[index] += float(score)
-                self._outcome_sums[index] += float(y >= 0.5)
-            if len(self._pending) >= self.window:
+                self._calibrate(scores, outcomes)
+        pending, window, first = self._pending, self.window, self.labels
+        done = 0
+        while done < len(pairs):  # a window closes at its last pair, counting the labels up to it
+            take = max(1, window - len(pending))
+            pending.extend(pairs[done : done + take])
+            done = min(done + take, len(pairs))
+            self.labels = first + done
+            if len(pending) >= window:
                 self._close(position)
+                pending = self._pending
+
+    def _calibrate(self, scores: np.ndarray, outcomes: np.ndarray) -> None:
+        """Add the pairs to the running calibration counts and sums, each in its bin."""
+        index = _bin_index(scores, CALIBRATION_BINS)
+        counts = np.array(self._counts, dtype=np.int64)
+        score_sums = np.array(self._score_sums, dtype=np.float64)
+        outcome_sums = np.array(self._outcome_sums, dtype=np.float64)
+        np.add.at(counts, index, 1)
+        np.add.at(score_sums, index, scores)
+        np.add.at(outcome_sums, index, (outcomes >= 0.5).astype(np.float64))
+        self._counts, self._score_sums = counts.tolist(), score_sums.tolist()
+        self._outcome_sums = outcome_sums.tolist()
 
     def _close(self, position: int) -> None:
         scores, labels = [s for s, _ in self._pending], [y for _, y in self._pending]
@@ -256,6 +278,8 @@ class ReportHistory:
 
     def marks(self, alerts: Sequence[DriftAlert], reports: Sequence[ShadowReport]) -> None:
         """Record a batch's drift alerts and shadow agreement windows."""
+        if not alerts and not reports:  # nearly every batch
+            return
         self.alerts.extend(alert_mark(alert) for alert in alerts)
         self.agreement.extend(
             AgreementMark(r.position, r.shadow, r.agreement, r.window_events, r.below_slo) for r in reports
@@ -271,7 +295,7 @@ class ReportHistory:
     ) -> None:
         """:meth:`learned` on ``outcomes`` (captured predictions with a ``score``, and their outcome),
         then :meth:`marks`: the one call a live deployment makes per step."""
-        self.learned(((captured.score, y) for captured, y in outcomes), position=position)
+        self.learned([(captured.score, y) for captured, y in outcomes], position=position)
         self.marks(alerts, reports)
 
     def calibration(self) -> list[CalibrationBin]:
