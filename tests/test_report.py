@@ -46,6 +46,15 @@ def churn() -> ReportData:
     return from_replay(report, "binary", comparison, subject="churn sample")
 
 
+@pytest.fixture(scope="module")
+def churn_with_a_change() -> ReportData:
+    """The churn sample whose outcome flips half-way: a planted concept drift for the drift section."""
+    frame = CustomerChurn().sample(3000, seed=7)
+    frame.loc[1500:, "churned"] = ~frame.loc[1500:, "churned"].astype(bool)
+    _, report, comparison = _replay("customer_churn", frame)
+    return from_replay(report, "binary", comparison, subject="churn sample, outcome flipped half-way")
+
+
 def _images(html: str) -> dict[str, list[bytes]]:
     """Each section's inline PNGs, decoded."""
     found: dict[str, list[bytes]] = {}
@@ -133,8 +142,11 @@ def test_a_live_deployment_records_its_curve_alerts_and_shadow_agreement() -> No
 # -- the page ----------------------------------------------------------------------------------------
 
 
-def test_the_page_is_self_contained_with_a_chart_in_each_section(churn: ReportData, tmp_path: Path) -> None:
-    path = write_report(churn, tmp_path / "deep" / "report.html")
+def test_the_page_is_self_contained_with_a_chart_in_each_section(
+    churn_with_a_change: ReportData, tmp_path: Path
+) -> None:
+    assert any(a.kind == "concept" and 1500 <= a.event < 1700 for a in churn_with_a_change.alerts)
+    path = write_report(churn_with_a_change, tmp_path / "deep" / "report.html")
     html = path.read_text()
     assert not re.search(r'(src|href)="(https?:)?//', html), "nothing to fetch"
     assert "<script" not in html
@@ -169,8 +181,8 @@ def colours(png: Path) -> int:
     return len(np.unique(pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2]))
 
 
-def test_the_page_renders_in_headless_chromium(churn: ReportData, tmp_path: Path) -> None:
-    page, shot = write_report(churn, tmp_path / "report.html"), tmp_path / "shot.png"
+def test_the_page_renders_in_headless_chromium(churn_with_a_change: ReportData, tmp_path: Path) -> None:
+    page, shot = write_report(churn_with_a_change, tmp_path / "report.html"), tmp_path / "shot.png"
     chromium_screenshot(page, shot, tmp_path)
     assert shot.read_bytes().startswith(PNG)
     assert colours(shot) > 200, "the charts are drawn, not a blank page"
