@@ -34,6 +34,7 @@ from mode import Service
 from prometheus_client import CollectorRegistry, Counter
 
 from tracer.agents.publisher import Publisher
+from tracer.agents.registry_topic import write_keyed
 from tracer.agents.settings import Settings
 from tracer.agents.topics import batch_consumer, read_compacted
 from tracer.blueprints import registry
@@ -53,18 +54,9 @@ POLL_RECORDS = 500
 
 async def publish_composites(bootstrap: str, topic: str, specs: Iterable[CompositeSpec]) -> None:
     """Write composite declarations under ``composite/<id>`` and wait for the acknowledgements."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        sends = [
-            await producer.send(
-                topic, spec.model_dump_json().encode(), key=f"{PREFIX}{spec.designation}".encode()
-            )
-            for spec in specs
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    await write_keyed(
+        bootstrap, topic, ((f"{PREFIX}{s.designation}", s.model_dump_json().encode()) for s in specs)
+    )
 
 
 async def read_composites(bootstrap: str, topic: str) -> list[CompositeSpec]:

@@ -14,24 +14,27 @@ from aiokafka import AIOKafkaProducer
 from tracer.agents.topics import read_compacted
 from tracer.schemas import DeploymentSpec, ModelVersion
 
-__all__ = ["publish", "read_registry"]
+__all__ = ["publish", "read_registry", "write_keyed"]
+
+
+async def write_keyed(bootstrap: str, topic: str, records: Iterable[tuple[str, bytes | None]]) -> None:
+    """Write ``(key, value)`` records in order (``None``: a tombstone) and wait until all are acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sends = [await producer.send(topic, value, key=key.encode()) for key, value in records]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
 
 
 async def publish(bootstrap: str, topic: str, records: Iterable[DeploymentSpec | ModelVersion]) -> None:
     """Write specs and versions under their registry keys and wait for the acknowledgements."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        sends = []
-        for record in records:
-            if isinstance(record, DeploymentSpec):
-                key = f"deployment/{record.id}"
-            else:
-                key = f"version/{record.deployment}/{record.version}"
-            sends.append(await producer.send(topic, record.model_dump_json().encode(), key=key.encode()))
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    await write_keyed(bootstrap, topic, (
+        (f"deployment/{r.id}" if isinstance(r, DeploymentSpec) else f"version/{r.deployment}/{r.version}",
+         r.model_dump_json().encode())
+        for r in records
+    ))  # fmt: skip
 
 
 async def read_registry(bootstrap: str, topic: str) -> tuple[list[DeploymentSpec], list[ModelVersion]]:

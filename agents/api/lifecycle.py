@@ -17,11 +17,9 @@ idempotent: stopping a stopped deployment answers the same.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 from faust.web import Request
 
 from tracer.agents.api.base import ApiView
@@ -38,6 +36,7 @@ from tracer.agents.api.models import (
     DeploymentSummary,
     StoppedDeployment,
 )
+from tracer.agents.registry_topic import write_keyed
 from tracer.agents.scoring import ScoringService
 from tracer.agents.topics import read_compacted
 
@@ -64,18 +63,9 @@ STOPPED_PREFIX = "stopped/"
 async def publish_stop(bootstrap: str, topic: str, record: StoppedDeployment) -> None:
     """Record a stop in the registry: ``stopped/<id>``, then a tombstone for ``deployment/<id>``."""
     deployment = record.spec.id
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        sends = [
-            await producer.send(
-                topic, record.model_dump_json().encode(), key=f"{STOPPED_PREFIX}{deployment}".encode()
-            ),
-            await producer.send(topic, None, key=f"deployment/{deployment}".encode()),
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
+    await write_keyed(bootstrap, topic, [
+        (f"{STOPPED_PREFIX}{deployment}", record.model_dump_json().encode()), (f"deployment/{deployment}", None),
+    ])  # fmt: skip
 
 
 async def read_stopped(bootstrap: str, topic: str) -> dict[str, StoppedDeployment]:
