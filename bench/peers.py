@@ -137,7 +137,7 @@ def bytewax_role(broker: str, source: str, sink: str, blueprint_id: str, count: 
     flow = Dataflow(f"bench-bytewax-{blueprint_id}")
     events = op.input("kafka-in", flow, KafkaSource([broker], [source], tail=False, batch_size=1000))
     op.output("kafka-out", op.filter_map("score", events, score), KafkaSink([broker], sink))
-    run_main(flow)  # type: ignore[no-untyped-call]
+    run_main(flow)  # type: ignore[no-untyped-call,unused-ignore]  # untyped only where bytewax is installed
     print(f"{RSS_MARK}{process_memory_mb(os.getpid()):.1f}", flush=True)
 
 
