@@ -10,7 +10,9 @@ entity's recommendation) and ``tracer.composites.state``, the table's compacted 
 state of each composite and entity, in the partition of the entity's predictions). In order:
 
 1. on assignment of predictions partitions, restore their states from the changelog's same
-   partitions, read to their end;
+   partitions, read to their end; a batch fetched across a rebalance, or from a partition whose states
+   are not restored yet (aiokafka may hand records out while the callback still runs), is not applied:
+   its partitions are sought back to where it started and read again;
 2. per batch: apply each prediction (the table skips those at or below an entity's applied offset),
    append the decisions and the batch's latest state per key, send them;
 3. about every ``COMMIT_EVERY_S``, on revoke and on stop: wait until the broker acknowledged all of
@@ -79,17 +81,24 @@ def load_composites(
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Commit before partitions go; restore their states when they come (steps 1 and 3)."""
+    """Commit before partitions go; restore their states when they come (steps 1 and 3). Both wait for
+    the batch in hand (``stage.batch_lock``), and both count as a rebalance (``stage.rebalances``)."""
 
     def __init__(self, stage: CompositeStage, consumer: AIOKafkaConsumer) -> None:
         self.stage, self.consumer = stage, consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.stage.commit(self.consumer)
-        self.stage.table.drop(tp.partition for tp in revoked)
+        async with self.stage.batch_lock:
+            self.stage.rebalances += 1
+            await self.stage.commit(self.consumer)
+            gone = [tp.partition for tp in revoked]
+            self.stage.table.drop(gone)
+            self.stage.restored.difference_update(gone)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.stage.restore([tp.partition for tp in assigned])
+        async with self.stage.batch_lock:
+            self.stage.rebalances += 1
+            await self.stage.restore([tp.partition for tp in assigned])
 
 
 class CompositeStage(Service):
@@ -114,7 +123,11 @@ class CompositeStage(Service):
         self.decisions = 0
         """Decisions published (acknowledged or not) since start."""
         self._uncommitted = False
-        self._restored: set[int] = set()
+        self.restored: set[int] = set()
+        """Partitions whose states are restored: a batch of another is read again once it is."""
+        self.batch_lock = asyncio.Lock()
+        """Held from a batch's fetch to its publication; rebalance callbacks take it."""
+        self.rebalances = 0
 
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.broker, linger_ms=0)
@@ -146,7 +159,7 @@ class CompositeStage(Service):
                             self.table.restore(message.key, message.value, tp.partition)
         finally:
             await consumer.stop()
-        self._restored.update(partitions)
+        self.restored.update(partitions)
 
     async def commit(self, consumer: AIOKafkaConsumer) -> None:
         """Everything sent is acknowledged; then the predictions' offsets are committed (step 3)."""
@@ -202,15 +215,32 @@ class CompositeStage(Service):
         committed_at = time.monotonic()
         try:
             while not self.should_stop:
+                rebalances = self.rebalances
                 batch = await consumer.getmany(timeout_ms=200, max_records=POLL_RECORDS)
-                if batch:
-                    self.publish(self.apply(batch))
-                    assert self.publisher is not None
-                    await self.publisher.flush()
-                    self._uncommitted = True
+                async with self.batch_lock:
+                    stale = self.rebalances != rebalances or any(
+                        tp.partition not in self.restored for tp in batch
+                    )
+                    if batch and stale:  # fetched across a rebalance, or before its states came back
+                        _read_again(consumer, batch)
+                    elif batch:
+                        self.publish(self.apply(batch))
+                        assert self.publisher is not None
+                        await self.publisher.flush()
+                        self._uncommitted = True
                 if time.monotonic() - committed_at >= COMMIT_EVERY_S:
-                    await self.commit(consumer)
+                    async with self.batch_lock:
+                        await self.commit(consumer)
                     committed_at = time.monotonic()
             await self.commit(consumer)
         finally:
             await consumer.stop()
+
+
+def _read_again(consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[Any]]) -> None:
+    """Seek each partition of ``batch`` this consumer still owns back to the batch's first offset there,
+    so its records are fetched again (and applied on restored states); the others are another's now."""
+    owned = consumer.assignment()
+    for tp, messages in batch.items():
+        if tp in owned and messages:
+            consumer.seek(tp, messages[0].offset)

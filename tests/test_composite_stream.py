@@ -133,3 +133,21 @@ def test_the_reading_kept_one_prediction_at_a_time_is_the_one_read_from_all_outp
     kept = Reading(**table._fields[key])  # the cache is what this test is about
     assert kept == read(table.states[key].outputs, revenue().objective, {})
     assert kept.expansion_value == 0.3 * revenue().objective.monthly_value, "the default once none is given"
+
+
+def test_a_batch_fetched_before_its_states_came_back_is_read_again() -> None:
+    """The stage's guard: partitions it still owns are sought back to the batch's first offset."""
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+
+    from tracer.agents.composites import _read_again
+
+    owned, gone = TopicPartition("p", 0), TopicPartition("p", 1)
+    sought: list[tuple[TopicPartition, int]] = []
+    consumer = SimpleNamespace(
+        assignment=lambda: {owned}, seek=lambda tp, offset: sought.append((tp, offset))
+    )
+    batch = {owned: [SimpleNamespace(offset=7), SimpleNamespace(offset=8)], gone: [SimpleNamespace(offset=3)]}
+    _read_again(consumer, batch)  # type: ignore[arg-type]
+    assert sought == [(owned, 7)], "a partition another worker owns now is left to it"
