@@ -361,11 +361,13 @@ def decide(
     *,
     learner: OutcomeLearner | None = None,
     max_protocols: int = 3,
+    reading: Reading | None = None,
 ) -> CompositeDecision:
     """The composite's decision for ``entity`` from its components' latest ``outputs`` (blueprint id ->
-    output fields). ``context`` may give the entity's monthly value (``mrr``, ``monthly_value``...)."""
+    output fields). ``context`` may give the entity's monthly value (``mrr``, ``monthly_value``...);
+    ``reading``, the outputs already read (the stream stage keeps one per entity)."""
     objective = composite.objective
-    r = read(outputs, objective, context or {})
+    r = reading if reading is not None else read(outputs, objective, context or {})
     ranked = sorted(gains(composite, r, learner).items(), key=lambda kv: -kv[1][0])
     recommended = [
         RecommendedProtocol(protocol=name, impact=_impact(g, objective.currency), expected_value=round(g, 2),

@@ -167,7 +167,7 @@ class CompositeTable:
         if recommended == state.recommendation:
             return None
         state.recommendation = recommended
-        return decide(composite, entity, state.outputs)
+        return decide(composite, entity, state.outputs, reading=reading)
 
     def outputs(self, composite_id: str, entity: str) -> dict[str, dict[str, Any]]:
         """The latest output of each component for ``entity`` (empty if none predicted for it yet)."""
